@@ -1,0 +1,1 @@
+"""SQL persistence: the engine, the runs table, and the migrations that create it."""

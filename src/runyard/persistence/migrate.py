@@ -1,0 +1,99 @@
+"""Bring the database schema to the newest migration at start-up, safely from many processes.
+
+Several processes may start against one database at once. Each holds a lock for the duration of
+the upgrade, so exactly one applies a migration and the others then find the schema at head:
+on Postgres a session-level advisory lock on the migrating connection, on SQLite an exclusive
+``flock`` on ``<dbfile>.migrate.lock`` beside the database file.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, text
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from .engine import is_sqlite
+
+MIGRATIONS_DIR = Path(__file__).with_name("migrations")
+# An arbitrary fixed key: "runyard" spelled in ASCII, shared by every runyard process.
+ADVISORY_LOCK_KEY = 0x72756E79617264
+
+
+def alembic_config(connection: Connection | None = None) -> Config:
+    """Alembic's configuration for runyard's migrations, with no alembic.ini."""
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    config.attributes["connection"] = connection
+    return config
+
+
+def _upgrade_sync(connection: Connection) -> None:
+    command.upgrade(alembic_config(connection), "head")
+
+
+def _lock_file(database: str) -> int:
+    """Open and exclusively lock ``<database>.migrate.lock``, blocking until it is free."""
+    fd = os.open(f"{os.path.expanduser(database)}.migrate.lock", os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def _unlock_file(fd: int) -> None:
+    try:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+@asynccontextmanager
+async def _sqlite_file_lock(engine: AsyncEngine) -> AsyncIterator[None]:
+    database = engine.url.database or ""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        yield  # a private database: nobody else can migrate it
+        return
+    fd = await asyncio.to_thread(_lock_file, database)
+    try:
+        yield
+    finally:
+        _unlock_file(fd)
+
+
+@asynccontextmanager
+async def _postgres_advisory_lock(conn: AsyncConnection) -> AsyncIterator[None]:
+    await conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": ADVISORY_LOCK_KEY})
+    await conn.commit()  # the lock belongs to the session and outlives this transaction
+    try:
+        yield
+    finally:
+        try:
+            await conn.rollback()
+            await conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": ADVISORY_LOCK_KEY})
+            await conn.commit()
+        except Exception:
+            # Never hand a connection that may still hold the lock back to the pool.
+            await conn.invalidate()
+            raise
+
+
+async def upgrade(engine: AsyncEngine) -> None:
+    """Apply every pending migration to ``engine``'s database. Idempotent."""
+    if is_sqlite(engine):
+        async with _sqlite_file_lock(engine), engine.connect() as conn:
+            await conn.run_sync(_upgrade_sync)
+            await conn.commit()
+        return
+    async with engine.connect() as conn, _postgres_advisory_lock(conn):
+        await conn.run_sync(_upgrade_sync)
+        await conn.commit()

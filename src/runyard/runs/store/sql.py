@@ -1,0 +1,283 @@
+"""``SqlRunStore``: the ``RunStore`` contract on SQLite or Postgres, in SQLAlchemy Core.
+
+Every transition is one guarded statement, so races resolve in the database, not in a process:
+
+- ``admit`` with ``reject`` is a single ``INSERT ... SELECT ... WHERE NOT EXISTS (active run)``.
+  SQLite takes its write lock when that statement starts, which makes it atomic. Postgres at
+  READ COMMITTED would let two such statements both pass the check, so admissions on a thread
+  first take a transaction-scoped advisory lock keyed by the thread.
+- The partial unique index on ``thread_id WHERE status = 'running'`` refuses a second running
+  run whatever the writer; ``start`` reads that refusal as "lost the race", ``update_status``
+  and ``put`` as ``ThreadBusyError``.
+- On SQLite the first statement of every transaction is a write, so the write lock is taken up
+  front (waiting on the busy timeout) and WAL never fails a transaction halfway with
+  ``SQLITE_BUSY_SNAPSHOT``.
+
+Statements (``sql_statements``) are built once per store and executed with parameters; rows
+come back as tuples in ``ROW_FIELDS`` order, turned into dicts with aware ISO-8601 timestamps.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import CursorResult, Executable
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+
+from ...persistence import migrate
+from ...persistence.engine import create_engine
+from ...persistence.tables import runs
+from ..clock import now, parse_iso
+from ..errors import ThreadBusyError
+from ..schemas import RunStatus
+from .base import ROW_FIELDS, USAGE_COLUMNS, RunStore, validate_strategy
+from .sql_statements import FIELD_COLUMNS, RunStatements
+
+_TIMESTAMP_FIELDS = ("created_at", "updated_at", "lease_expires_at")
+_UNIQUE_SQLITE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
+# What a new row holds for every column the caller leaves out (as MemoryRunStore does).
+_NEW_ROW: dict[str, Any] = dict.fromkeys(FIELD_COLUMNS.values()) | {
+    "status": RunStatus.pending.value,
+    "multitask_strategy": "reject",
+    "attempt": 0,
+    "token_usage_by_model": {},
+    "total_input_tokens": 0,
+    "total_output_tokens": 0,
+    "total_tokens": 0,
+    "llm_call_count": 0,
+    "message_count": 0,
+}
+_NOT_NULL_DEFAULTS = {
+    name: value for name, value in _NEW_ROW.items() if value is not None and not runs.c[name].nullable
+}
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    orig = exc.orig
+    code = getattr(orig, "sqlite_errorcode", None)
+    if code is not None:
+        return code in _UNIQUE_SQLITE_CODES
+    return getattr(orig, "sqlstate", None) == "23505"
+
+
+def _to_row(values: Sequence[Any]) -> dict[str, Any]:
+    row = dict(zip(ROW_FIELDS, values, strict=True))
+    for key in _TIMESTAMP_FIELDS:
+        moment = row[key]
+        if moment is not None:
+            row[key] = moment.isoformat()
+    return row
+
+
+def _new_values(run_id: str, fields: Mapping[str, Any], stamp: datetime) -> dict[str, Any]:
+    """Column values of a new row: defaults, then the caller's ``ROW_FIELDS``."""
+    values = dict(_NEW_ROW)
+    for key, value in fields.items():
+        column = FIELD_COLUMNS.get(key)
+        if column is not None:
+            values[column] = value
+    for column, default in _NOT_NULL_DEFAULTS.items():
+        if values[column] is None:
+            values[column] = default
+    values["run_id"] = run_id
+    values["metadata_json"] = values["metadata_json"] or {}
+    values["kwargs_json"] = values["kwargs_json"] or {}
+    created = values["created_at"]
+    values["created_at"] = parse_iso(created) if created else stamp
+    values["updated_at"] = stamp
+    return values
+
+
+class SqlRunStore(RunStore):
+    """Run rows in the ``runs`` table of a SQLite or Postgres database."""
+
+    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
+        self._engine = engine
+        self._owns_engine = owns_engine
+        self._sql = RunStatements(engine.dialect.name)
+
+    @classmethod
+    def from_url(cls, url: str) -> SqlRunStore:
+        """A store on a new engine for ``url``, which ``close`` disposes of."""
+        return cls(create_engine(url), owns_engine=True)
+
+    @property
+    def engine(self) -> AsyncEngine:
+        return self._engine
+
+    async def setup(self) -> None:
+        await migrate.upgrade(self._engine)
+
+    async def close(self) -> None:
+        if self._owns_engine:
+            await self._engine.dispose()
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    async def _write(self, statement: Executable, params: Mapping[str, Any]) -> int:
+        """Run one write in its own transaction; return the number of rows it matched."""
+        async with self._engine.begin() as conn:
+            result: CursorResult[Any] = await conn.execute(statement, params)
+            return result.rowcount
+
+    async def _rows(self, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        async with self._engine.connect() as conn:
+            result = await conn.execute(statement, params)
+            return [_to_row(values) for values in result.all()]
+
+    async def _one(self, statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
+        rows = await self._rows(statement, params)
+        return rows[0] if rows else None
+
+    async def _lock_thread(self, conn: AsyncConnection, thread_id: str) -> None:
+        """Serialise admissions on one Postgres thread until the transaction ends."""
+        if self._sql.thread_lock is not None:
+            await conn.execute(self._sql.thread_lock, {"thread_id": thread_id})
+
+    # -- writes ----------------------------------------------------------------------------
+
+    async def put(
+        self,
+        run_id: str,
+        *,
+        thread_id: str,
+        assistant_id: str | None = None,
+        user_id: str | None = None,
+        status: str | None = "pending",
+        on_disconnect: str | None = None,
+        multitask_strategy: str | None = "reject",
+        metadata: dict[str, Any] | None = None,
+        kwargs: dict[str, Any] | None = None,
+        error: str | None = None,
+        created_at: str | None = None,
+        model_name: str | None = None,
+    ) -> None:
+        fields = {
+            "thread_id": thread_id,
+            "assistant_id": assistant_id,
+            "user_id": user_id,
+            "status": status,
+            "on_disconnect": on_disconnect,
+            "multitask_strategy": multitask_strategy,
+            "metadata": metadata,
+            "kwargs": kwargs,
+            "error": error,
+            "created_at": created_at,
+            "model_name": model_name,
+        }
+        statement = self._sql.put_created if created_at else self._sql.put
+        try:
+            await self._write(statement, _new_values(run_id, fields, now()))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise ThreadBusyError(thread_id) from exc
+            raise
+
+    async def put_if_absent(self, run_id: str, **row: Any) -> bool:
+        try:
+            return await self._write(self._sql.insert_if_absent, _new_values(run_id, row, now())) > 0
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                raise ThreadBusyError(row["thread_id"]) from exc
+            raise
+
+    async def admit(self, run_id: str, *, strategy: str, **row: Any) -> list[str]:
+        validate_strategy(strategy)
+        thread_id = row["thread_id"]
+        stamp = now()
+        values = _new_values(run_id, {**row, "status": RunStatus.pending.value}, stamp)
+        async with self._engine.begin() as conn:
+            await self._lock_thread(conn, thread_id)
+            if strategy == "reject":
+                result = await conn.execute(self._sql.admit_if_idle, values)
+                if result.rowcount == 0:
+                    raise ThreadBusyError(thread_id)
+                return []
+            interrupted: list[str] = []
+            if strategy != "enqueue":  # interrupt, rollback
+                marked = await conn.execute(
+                    self._sql.interrupt_thread, {"b_thread_id": thread_id, "b_now": stamp}
+                )
+                interrupted = [run for run, _seq in sorted(marked.all(), key=lambda pair: pair[1])]
+            await conn.execute(self._sql.admit, values)
+            return interrupted
+
+    async def update_status(self, run_id: str, status: str, *, error: str | None = None) -> bool:
+        new = RunStatus(status).value
+        params: dict[str, Any] = {"b_run_id": run_id, "b_status": new, "b_now": now()}
+        statement = self._sql.set_status
+        if error is not None:
+            params["b_error"] = error
+            statement = self._sql.set_status_error
+        try:
+            return await self._write(statement, params) > 0
+        except IntegrityError as exc:
+            if not _is_unique_violation(exc):
+                raise
+            async with self._engine.connect() as conn:
+                thread_id = await conn.scalar(self._sql.thread_of, {"b_run_id": run_id})
+            raise ThreadBusyError(str(thread_id)) from exc
+
+    async def start(
+        self, run_id: str, *, owner: str | None = None, lease_expires_at: str | None = None
+    ) -> bool:
+        params = {
+            "b_run_id": run_id,
+            "b_owner": owner,
+            "b_lease": parse_iso(lease_expires_at) if lease_expires_at else None,
+            "b_now": now(),
+        }
+        try:
+            return await self._write(self._sql.start, params) > 0
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                return False  # another claim on the thread won between our check and our write
+            raise
+
+    async def update_model_name(self, run_id: str, model_name: str | None) -> bool:
+        params = {"b_run_id": run_id, "b_model": model_name, "b_now": now()}
+        return await self._write(self._sql.set_model_name, params) > 0
+
+    @staticmethod
+    def _usage_params(run_id: str, fields: Mapping[str, Any]) -> dict[str, Any]:
+        params = {key: value for key, value in fields.items() if key in USAGE_COLUMNS and value is not None}
+        params["updated_at"] = now()
+        params["b_run_id"] = run_id
+        return params
+
+    async def update_run_completion(self, run_id: str, *, status: str | None = None, **fields: Any) -> bool:
+        return await self._write(self._sql.write_usage, self._usage_params(run_id, fields)) > 0
+
+    async def update_run_progress(self, run_id: str, **fields: Any) -> bool:
+        return await self._write(self._sql.write_progress, self._usage_params(run_id, fields)) > 0
+
+    async def delete(self, run_id: str) -> bool:
+        return await self._write(self._sql.delete, {"b_run_id": run_id}) > 0
+
+    # -- reads -----------------------------------------------------------------------------
+
+    async def get(self, run_id: str, *, user_id: str | None = None) -> dict[str, Any] | None:
+        if user_id is None:
+            return await self._one(self._sql.get, {"b_run_id": run_id})
+        return await self._one(self._sql.get_for_user, {"b_run_id": run_id, "b_user_id": user_id})
+
+    async def list_by_thread(
+        self, thread_id: str, *, user_id: str | None = None, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        params: dict[str, Any] = {"b_thread_id": thread_id, "b_limit": max(0, limit)}
+        if user_id is None:
+            return await self._rows(self._sql.list_by_thread, params)
+        params["b_user_id"] = user_id
+        return await self._rows(self._sql.list_by_thread_for_user, params)
+
+    async def next_pending(self, thread_id: str) -> dict[str, Any] | None:
+        return await self._one(self._sql.next_pending, {"b_thread_id": thread_id})
+
+    async def list_inflight(self, *, before: str | None = None) -> list[dict[str, Any]]:
+        if not before:
+            return await self._rows(self._sql.list_inflight, {})
+        return await self._rows(self._sql.list_inflight_before, {"b_before": parse_iso(before)})

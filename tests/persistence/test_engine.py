@@ -1,0 +1,70 @@
+"""``create_engine``: URL normalisation and the per-connection SQLite settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from runyard.persistence.engine import create_engine, is_sqlite, normalize_url
+
+
+@pytest.mark.parametrize(
+    ("url", "driver"),
+    [
+        ("sqlite:///runs.db", "sqlite+aiosqlite"),
+        ("sqlite+aiosqlite:///runs.db", "sqlite+aiosqlite"),
+        ("postgresql://u@localhost/db", "postgresql+psycopg"),
+        ("postgres://u@localhost/db", "postgresql+psycopg"),
+        ("postgresql+psycopg://u@localhost/db", "postgresql+psycopg"),
+    ],
+)
+def test_urls_are_normalised_to_the_async_drivers(url: str, driver: str) -> None:
+    """Every accepted spelling of a SQLite or Postgres URL maps to aiosqlite or psycopg 3."""
+    assert normalize_url(url).drivername == driver
+
+
+@pytest.mark.parametrize("url", ["mysql://u@localhost/db", "postgresql+asyncpg://u@localhost/db"])
+def test_unsupported_urls_are_refused(url: str) -> None:
+    """A database or driver runyard does not support is a ValueError naming the scheme."""
+    with pytest.raises(ValueError, match="Unsupported database URL"):
+        normalize_url(url)
+
+
+async def test_postgres_engine_uses_psycopg_with_pre_ping() -> None:
+    """A Postgres URL gives a psycopg 3 engine that checks connections before use."""
+    engine = create_engine("postgres://u@localhost/db")
+    try:
+        assert not is_sqlite(engine)
+        assert engine.dialect.driver == "psycopg"
+        assert engine.pool._pre_ping
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_connections_are_configured(tmp_path: Path) -> None:
+    """Every SQLite connection runs in WAL mode, synchronous=NORMAL, with foreign keys and a busy timeout."""
+    path = tmp_path / "missing" / "dir" / "runs.db"
+    engine = create_engine(f"sqlite:///{path}", busy_timeout_ms=1234)
+    try:
+        assert is_sqlite(engine)
+        async with engine.connect() as conn:
+            pragmas = {
+                name: (await conn.execute(text(f"PRAGMA {name}"))).scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+        assert pragmas == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 1234}
+        assert path.exists()
+    finally:
+        await engine.dispose()
+
+
+async def test_sqlite_busy_timeout_defaults_to_thirty_seconds(tmp_path: Path) -> None:
+    """Writers wait up to 30 s for SQLite's write lock unless told otherwise."""
+    engine = create_engine(f"sqlite+aiosqlite:///{tmp_path / 'runs.db'}")
+    try:
+        async with engine.connect() as conn:
+            assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 30_000
+    finally:
+        await engine.dispose()
