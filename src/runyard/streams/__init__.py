@@ -1,0 +1,31 @@
+"""Stream bridges: the bounded, replayable per-run event logs SSE clients read, and SSE framing.
+
+``MemoryStreamBridge`` is the embedded default. Implementations that need an optional
+dependency (Redis) are imported from their own module only when chosen, never from here.
+"""
+
+from .base import (
+    HEARTBEAT,
+    Heartbeat,
+    StreamBridge,
+    StreamEvent,
+    StreamGap,
+    StreamItem,
+    parse_event_id,
+)
+from .errors import StreamClosedError, StreamEndedError, StreamError
+from .memory import MemoryStreamBridge
+
+__all__ = [
+    "HEARTBEAT",
+    "Heartbeat",
+    "MemoryStreamBridge",
+    "StreamBridge",
+    "StreamClosedError",
+    "StreamEndedError",
+    "StreamError",
+    "StreamEvent",
+    "StreamGap",
+    "StreamItem",
+    "parse_event_id",
+]
