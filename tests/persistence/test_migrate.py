@@ -14,7 +14,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Connection, inspect, text
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from runyard.persistence import migrate
+from runyard.persistence import migrate, thread_tables
 from runyard.persistence.engine import create_engine
 from runyard.persistence.tables import metadata
 
@@ -107,12 +107,14 @@ async def test_upgrades_from_separate_processes_all_succeed(database_url: str) -
 
 
 async def test_migrated_schema_matches_the_table_definitions(engines: Callable[[], AsyncEngine]) -> None:
-    """The migrations build exactly the schema tables.py describes (no drift between the two)."""
+    """The migrations build exactly the schema tables.py and thread_tables.py describe (no drift)."""
     engine = engines()
     await migrate.upgrade(engine)
+    assert thread_tables.threads.metadata is metadata
 
     def diff(conn: Connection) -> list[object]:
-        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        options = {"compare_type": True, "include_object": migrate.include_object(conn.dialect.name)}
+        context = MigrationContext.configure(conn, opts=options)
         return [d for d in compare_metadata(context, metadata) if "alembic_version" not in repr(d)]
 
     async with engine.connect() as conn:

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from alembic import context
 
+from runyard.persistence import thread_tables  # noqa: F401 - registers the threads table
+from runyard.persistence.migrate import include_object
 from runyard.persistence.tables import metadata
 
 VERSION_TABLE = "runyard_alembic_version"
@@ -21,6 +23,7 @@ context.configure(
     target_metadata=metadata,
     version_table=VERSION_TABLE,
     render_as_batch=connection.dialect.name == "sqlite",
+    include_object=include_object(connection.dialect.name),
 )
 with context.begin_transaction():
     context.run_migrations()
