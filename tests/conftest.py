@@ -28,3 +28,10 @@ def postgres_url(postgres_server: services.PostgresServer) -> Iterator[str]:
 def sqlite_url(tmp_path: Path) -> str:
     """A ``sqlite:///`` URL of a database file (not yet created) in the test's temp directory."""
     return f"sqlite:///{tmp_path / 'runyard.db'}"
+
+
+@pytest.fixture(scope="module")
+def module_postgres_url(postgres_server: services.PostgresServer) -> Iterator[str]:
+    """A fresh database shared by one test module (a server process lives that long)."""
+    with postgres_server.fresh_database() as url:
+        yield url

@@ -355,3 +355,23 @@ async def test_adopt_orphaned_runs_gives_up_after_max_attempts() -> None:
     row = await store.get("r")
     assert row is not None and row["status"] == "error"
     assert "abandoned after 2 attempt(s)" in row["error"]
+
+
+async def test_shutdown_with_requeue_puts_unsettled_runs_back_to_pending() -> None:
+    """The server's drain requeues runs that did not settle, so the next start resumes them."""
+    store = MemoryRunStore()
+    manager = RunManager(store=store)
+    record = await manager.create_or_reject("t")
+    assert await manager.try_start(record.run_id)
+    record.task = asyncio.create_task(asyncio.Event().wait())
+    await asyncio.sleep(0)
+    await manager.shutdown(timeout=5.0, requeue=True)
+    assert record.task.cancelled()
+    assert record.status is RunStatus.pending
+    row = await store.get(record.run_id)
+    assert row is not None and row["status"] == "pending"
+    restarted = RunManager(store=store)
+    (adopted,) = await restarted.adopt_orphaned_runs()
+    assert adopted.run_id == record.run_id
+    assert await restarted.try_start(record.run_id)
+    assert adopted.attempt == 2

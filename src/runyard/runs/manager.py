@@ -524,6 +524,20 @@ class RunManager:
         logger.info("Run %s cancelled (action=%s)", run_id, action)
         return True
 
+    async def delete(self, run_id: str) -> bool:
+        """Forget a run here and in the store (a rolled-back run, a deleted thread's runs).
+
+        An active run is not deleted: cancel it first. True when a row or record was removed.
+        """
+        record = self._runs.get(run_id)
+        if record is not None and record.status.is_active:
+            raise ConflictError(f"Run {run_id} is still {record.status.value}; cancel it before deleting it")
+        removed = self._runs.pop(run_id, None) is not None
+        store = self._store
+        if store is not None:
+            removed = await self._retry(f"delete for run {run_id}", lambda: store.delete(run_id)) or removed
+        return removed
+
     async def update_model_name(self, run_id: str, model_name: str | None) -> None:
         """Record which model a run used (known only once the graph picks one)."""
         record = self._runs.get(run_id)
@@ -689,7 +703,7 @@ class RunManager:
         self._runs.pop(run_id, None)
         logger.debug("Run record %s cleaned up", run_id)
 
-    async def shutdown(self, *, timeout: float = 5.0) -> None:
+    async def shutdown(self, *, timeout: float = 5.0, requeue: bool = False) -> None:
         """Cancel every live run task and wait for them, at most ``timeout`` seconds in all.
 
         Called before the checkpointer closes, so each run's last checkpoint write lands on an
@@ -698,7 +712,11 @@ class RunManager:
         cancelled, becomes ``interrupted``. The trailing status writes share the same deadline.
         A second cancellation of the caller cannot cut the drain short; it is re-raised after.
         Idempotent, and a no-op when nothing runs.
+
+        ``requeue=True`` (the server's choice) puts unsettled runs back to ``pending`` instead,
+        so the next start resumes them from their last checkpoint under the same run_id.
         """
+        final = RunStatus.pending if requeue else RunStatus.interrupted
         loop = asyncio.get_running_loop()
         deadline = loop.time() + timeout
         draining = [r for r in self._runs.values() if r.task is not None and not r.task.done()]
@@ -723,21 +741,23 @@ class RunManager:
                 if not record.status.is_active:
                     continue
             if record.status.is_active:
-                record.status = RunStatus.interrupted
+                record.status = final
                 record.updated_at = _now_iso()
-                self._mark_finished(record)
+                if final.is_terminal:
+                    self._mark_finished(record)
                 to_persist.append(record)
 
         if to_persist:
             remaining = deadline - loop.time()
             if remaining <= 0:
                 logger.warning(
-                    "Run drain budget exhausted before persisting %d interrupted run(s) on shutdown",
+                    "Run drain budget exhausted before persisting %d %s run(s) on shutdown",
                     len(to_persist),
+                    final.value,
                 )
             else:
                 gathered = asyncio.gather(
-                    *(self._persist_status(r, RunStatus.interrupted) for r in to_persist),
+                    *(self._persist_status(r, final) for r in to_persist),
                     return_exceptions=True,
                 )
                 try:
@@ -752,13 +772,15 @@ class RunManager:
                     for record, result in zip(to_persist, results, strict=True):
                         if isinstance(result, BaseException):
                             logger.warning(
-                                "Unexpected error persisting interrupted status for run %s during shutdown: %r",
+                                "Unexpected error persisting %s status for run %s during shutdown: %r",
+                                final.value,
                                 record.run_id,
                                 result,
                             )
                         elif result is False:
                             logger.warning(
-                                "Could not persist interrupted status for run %s during shutdown",
+                                "Could not persist %s status for run %s during shutdown",
+                                final.value,
                                 record.run_id,
                             )
         if still_running:

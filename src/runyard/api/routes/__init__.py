@@ -1,0 +1,1 @@
+"""Route groups of the Agent Server API, one module per resource."""

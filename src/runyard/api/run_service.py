@@ -1,0 +1,163 @@
+"""Turning a run request into an admitted run: assistant, thread, kwargs, admission, schedule.
+
+Everything that can be refused is refused here, before the run exists: a missing thread or
+checkpoint, a resume with nothing to resume, a key runyard cannot honour. Nothing stored
+changes for a refused request.
+"""
+
+from __future__ import annotations
+
+import copy
+import uuid
+from typing import Any
+
+from ..runs import RunRecord
+from ..runs.schemas import DisconnectMode
+from .errors import BadRequest, Conflict, NotFound, Unprocessable
+from .models import RunCreate
+from .services import Services
+
+
+def run_json(record: RunRecord) -> dict[str, Any]:
+    """The ``Run`` body langgraph-api returns."""
+    return {
+        "run_id": record.run_id,
+        "thread_id": record.thread_id,
+        "assistant_id": record.assistant_id,
+        "created_at": record.created_at,
+        "updated_at": record.updated_at,
+        "status": record.status.value,
+        "metadata": record.metadata,
+        "kwargs": record.kwargs,
+        "multitask_strategy": record.multitask_strategy,
+    }
+
+
+def resolve_graph(services: Services, assistant_id: str) -> tuple[str, str]:
+    """``(assistant_id, graph_id)`` for what a client sent (a graph name or an assistant UUID)."""
+    resolved = services.graphs.resolve_assistant(assistant_id)
+    graph_id = services.graphs.graph_id_for_assistant(resolved)
+    if graph_id is None:
+        raise NotFound(f"Assistant '{assistant_id}' not found")
+    return resolved, graph_id
+
+
+async def create_run(
+    services: Services,
+    body: RunCreate,
+    *,
+    thread_id: str | None,
+    force_values: bool = False,
+    user_id: str | None = None,
+) -> RunRecord:
+    """Validate, admit and schedule a run; ``thread_id=None`` makes a stateless run."""
+    refused = body.unsupported_fields()
+    if refused:
+        raise Unprocessable(f"Not supported by runyard yet: {', '.join(refused)}")
+    if body.context and (body.config or {}).get("configurable"):
+        raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
+    assistant_id, graph_id = resolve_graph(services, body.assistant_id)
+    temporary = thread_id is None
+    if temporary and body.command is not None and body.command.resume is not None:
+        raise BadRequest("You must provide a thread_id when resuming.")
+    if temporary:
+        thread_id = str(uuid.uuid4())
+        await services.threads.create(
+            thread_id, metadata={"graph_id": graph_id, "temporary": True}, user_id=user_id
+        )
+    else:
+        assert thread_id is not None
+        thread = await services.threads.get(thread_id, user_id=user_id)
+        if thread is None:
+            if body.if_not_exists != "create":
+                raise NotFound(
+                    f"Thread {thread_id} not found. Create it first, or pass if_not_exists='create'."
+                )
+            await services.threads.create(
+                thread_id, metadata={"graph_id": graph_id}, user_id=user_id, if_exists="do_nothing"
+            )
+        else:
+            resuming = body.command is not None and body.command.resume is not None
+            if (
+                resuming
+                and thread["status"] != "interrupted"
+                and not await services.manager.has_inflight(thread_id)
+            ):
+                raise Conflict(
+                    f"Thread {thread_id} has no pending interrupt to resume (status {thread['status']})"
+                )
+            if (thread.get("metadata") or {}).get("graph_id") != graph_id:
+                # State reads go through the thread's graph; remember which one it runs.
+                await services.threads.update(
+                    thread_id, metadata={"graph_id": graph_id, "assistant_id": assistant_id}
+                )
+    checkpoint = _checkpoint(body)
+    if checkpoint.get("checkpoint_id"):
+        found = await services.checkpointer.aget_tuple(
+            {
+                "configurable": {
+                    "thread_id": thread_id,
+                    "checkpoint_ns": checkpoint.get("checkpoint_ns") or "",
+                }
+                | {"checkpoint_id": checkpoint["checkpoint_id"]}
+            }
+        )
+        if found is None:
+            raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found on thread {thread_id}")
+    modes = list(body.stream_mode or ["values"])
+    if force_values and "values" not in modes:
+        modes.append("values")
+    config: dict[str, Any] = copy.deepcopy(body.config or {})
+    configurable = config.setdefault("configurable", {})
+    # context and configurable mirror each other (langgraph-api): either one reaches the graph
+    # both as ``config["configurable"]`` and as ``Runtime.context``.
+    context = copy.deepcopy(body.context) if body.context else dict(configurable)
+    configurable.update(context)
+    configurable["graph_id"] = graph_id
+    durability = body.durability
+    if durability is None and body.checkpoint_during is not None:
+        durability = "async" if body.checkpoint_during else "exit"
+    kwargs: dict[str, Any] = {
+        "input": body.input,
+        "command": body.command.model_dump(exclude_none=True) if body.command else None,
+        "config": config,
+        "context": context,
+        "stream_mode": modes,
+        "interrupt_before": body.interrupt_before,
+        "interrupt_after": body.interrupt_after,
+        "subgraphs": body.stream_subgraphs,
+        "resumable": body.stream_resumable,
+        "temporary": temporary,
+        "checkpoint": checkpoint or None,
+        "durability": durability or "async",
+    }
+    if temporary:
+        kwargs["on_completion"] = body.on_completion or "delete"
+    on_disconnect = DisconnectMode(body.on_disconnect) if body.on_disconnect else DisconnectMode.continue_
+    try:
+        record = await services.manager.create_or_reject(
+            thread_id,
+            assistant_id,
+            on_disconnect=on_disconnect,
+            metadata=dict(body.metadata or {}) | {"assistant_id": assistant_id},
+            kwargs=kwargs,
+            multitask_strategy=body.multitask_strategy,
+            user_id=user_id,
+        )
+    except BaseException:
+        if temporary:
+            await services.threads.delete(thread_id)
+        raise
+    await services.threads.set_status(thread_id, "busy")
+    services.executor.submit(record, delay=body.after_seconds or 0.0)
+    return record
+
+
+def _checkpoint(body: RunCreate) -> dict[str, Any]:
+    checkpoint: dict[str, Any] = {}
+    if body.checkpoint is not None:
+        checkpoint = body.checkpoint.model_dump(exclude_none=True)
+        checkpoint.pop("thread_id", None)
+    if body.checkpoint_id:
+        checkpoint["checkpoint_id"] = body.checkpoint_id
+    return checkpoint

@@ -1,0 +1,87 @@
+"""The server's collaborators, opened in order at start-up and closed in reverse.
+
+Order is the durability guarantee (ARCHITECTURE.md, decision 4): on the way down, intake stops
+(the executor starts nothing new), in-flight runs are drained with ``RunManager.shutdown`` while
+the checkpointer is still open, and only then do the checkpointer, the stores and the bridge
+close. An ``AsyncExitStack`` holds the closing steps, so the order is written once.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+from typing import Any
+
+from ..config import Settings
+from ..graphs import GraphRegistry
+from ..persistence.checkpointer import open_checkpointer
+from ..runs import RunManager
+from ..runs.clock import now_iso
+from ..runs.executor import RunExecutor
+from ..runs.store.sql import SqlRunStore
+from ..streams.memory import MemoryStreamBridge
+from ..threads.base import ThreadStore
+from ..threads.sql import SqlThreadStore
+from .thread_hooks import ThreadHooks
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """Everything a request handler may need, built once per server."""
+
+    settings: Settings
+    graphs: GraphRegistry
+    manager: RunManager
+    executor: RunExecutor
+    bridge: MemoryStreamBridge
+    threads: ThreadStore
+    checkpointer: Any
+    store: Any = None
+
+
+@asynccontextmanager
+async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncIterator[Services]:
+    """Open every collaborator; on exit drain runs before anything they write to closes."""
+    async with AsyncExitStack() as stack:
+        run_store = SqlRunStore.from_url(settings.run_store_url)
+        await run_store.setup()
+        stack.push_async_callback(run_store.close)
+        threads = SqlThreadStore.from_url(settings.run_store_url)
+        await threads.setup()
+        stack.push_async_callback(threads.close)
+        bridge = MemoryStreamBridge()
+        stack.push_async_callback(bridge.close)
+        checkpointer = await stack.enter_async_context(
+            open_checkpointer(database_url=settings.database_url, sqlite_path=settings.checkpoint_path)
+        )
+        started_at = now_iso()
+        manager = RunManager(store=run_store)
+        executor = RunExecutor(
+            manager,
+            bridge,
+            graphs,
+            checkpointer=checkpointer,
+            hooks=None,
+            max_concurrency=settings.max_concurrency,
+            stream_retention=settings.stream_retention,
+        )
+        executor.hooks = ThreadHooks(threads, manager, executor)
+        services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer)
+        # Last in, first out: on exit the drain runs before the checkpointer closes.
+        stack.push_async_callback(_drain, services)
+        await executor.start()
+        adopted = await manager.adopt_orphaned_runs(before=started_at, max_attempts=settings.max_attempts)
+        for record in adopted:
+            executor.submit(record)
+        if adopted:
+            logger.warning("Resuming %d run(s) left unfinished by a previous process", len(adopted))
+        yield services
+
+
+async def _drain(services: Services) -> None:
+    await services.executor.stop()
+    await services.manager.shutdown(timeout=services.settings.drain_timeout, requeue=True)

@@ -1,0 +1,145 @@
+"""Thread state and history in langgraph-api's shape, read through the thread's graph.
+
+History is read into a list before the response is written: the SQLite and Postgres savers hold
+a lock while ``alist`` yields, and a slow client must not block the runs writing checkpoints.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.types import StateSnapshot
+
+from ..runs.serde import to_jsonable
+from .errors import NotFound
+from .services import Services
+
+EMPTY_STATE: dict[str, Any] = {
+    "values": {},
+    "next": [],
+    "tasks": [],
+    "checkpoint": None,
+    "metadata": {},
+    "created_at": None,
+    "parent_checkpoint": None,
+    "interrupts": [],
+}
+
+
+def _checkpoint_of(config: RunnableConfig | None) -> dict[str, Any] | None:
+    if not config:
+        return None
+    configurable = config.get("configurable", {})
+    return {
+        "thread_id": configurable.get("thread_id"),
+        "checkpoint_ns": configurable.get("checkpoint_ns", ""),
+        "checkpoint_id": configurable.get("checkpoint_id"),
+        "checkpoint_map": configurable.get("checkpoint_map"),
+    }
+
+
+def snapshot_json(snapshot: StateSnapshot) -> dict[str, Any]:
+    tasks = []
+    for task in snapshot.tasks:
+        tasks.append(
+            {
+                "id": task.id,
+                "name": task.name,
+                "path": list(task.path),
+                "error": str(task.error) if task.error else None,
+                "interrupts": to_jsonable(list(task.interrupts)),
+                "checkpoint": _checkpoint_of(task.state) if isinstance(task.state, dict) else None,
+                "state": snapshot_json(task.state) if isinstance(task.state, StateSnapshot) else None,
+                "result": to_jsonable(task.result),
+            }
+        )
+    return {
+        "values": to_jsonable(snapshot.values),
+        "next": list(snapshot.next),
+        "tasks": tasks,
+        "checkpoint": _checkpoint_of(snapshot.config),
+        "metadata": to_jsonable(snapshot.metadata or {}),
+        "created_at": snapshot.created_at,
+        "parent_checkpoint": _checkpoint_of(snapshot.parent_config),
+        "interrupts": to_jsonable(list(snapshot.interrupts)),
+    }
+
+
+async def thread_graph_id(services: Services, thread_id: str, *, user_id: str | None = None) -> str | None:
+    thread = await services.threads.get(thread_id, user_id=user_id)
+    if thread is None:
+        raise NotFound(f"Thread {thread_id} not found")
+    graph_id = (thread.get("metadata") or {}).get("graph_id")
+    return graph_id if graph_id in services.graphs else None
+
+
+def thread_config(thread_id: str, checkpoint: dict[str, Any] | None = None) -> RunnableConfig:
+    configurable: dict[str, Any] = {"thread_id": thread_id, "checkpoint_ns": ""}
+    for key in ("checkpoint_id", "checkpoint_ns", "checkpoint_map"):
+        if checkpoint and checkpoint.get(key) is not None:
+            configurable[key] = checkpoint[key]
+    return {"configurable": configurable}
+
+
+async def get_state(
+    services: Services, thread_id: str, *, checkpoint: dict[str, Any] | None = None, subgraphs: bool = False
+) -> dict[str, Any]:
+    graph_id = await thread_graph_id(services, thread_id)
+    if graph_id is None:
+        return dict(EMPTY_STATE)
+    config = thread_config(thread_id, checkpoint)
+    async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
+        snapshot = await graph.aget_state(config, subgraphs=subgraphs)
+    if checkpoint and checkpoint.get("checkpoint_id") and not snapshot.config:
+        raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found on thread {thread_id}")
+    if not snapshot.config:
+        return dict(EMPTY_STATE)
+    return snapshot_json(snapshot)
+
+
+async def get_history(
+    services: Services,
+    thread_id: str,
+    *,
+    limit: int = 10,
+    before: dict[str, Any] | None = None,
+    metadata: dict[str, Any] | None = None,
+    checkpoint: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    graph_id = await thread_graph_id(services, thread_id)
+    if graph_id is None:
+        return []
+    config = thread_config(thread_id, checkpoint)
+    before_config = thread_config(thread_id, before) if before else None
+    async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
+        snapshots = [
+            s
+            async for s in graph.aget_state_history(
+                config, limit=limit, before=before_config, filter=metadata
+            )
+        ]
+    return [snapshot_json(s) for s in snapshots]
+
+
+async def update_state(
+    services: Services,
+    thread_id: str,
+    *,
+    values: Any,
+    as_node: str | None,
+    checkpoint: dict[str, Any] | None,
+) -> dict[str, Any]:
+    graph_id = await thread_graph_id(services, thread_id)
+    if graph_id is None:
+        raise NotFound(f"Thread {thread_id} has no graph yet: run it once before updating its state")
+    config = thread_config(thread_id, checkpoint)
+    async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
+        if as_node is not None and as_node not in graph.nodes:
+            from .errors import Unprocessable
+
+            raise Unprocessable(
+                f"Unknown node '{as_node}'. Nodes of graph '{graph_id}': {', '.join(graph.nodes)}"
+            )
+        new_config = await graph.aupdate_state(config, values, as_node=as_node)
+    return {"checkpoint": _checkpoint_of(new_config)}

@@ -1,0 +1,88 @@
+"""``runyard serve``: serve a project's graphs behind the Agent Server API."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import logging
+import socket
+import sys
+from pathlib import Path
+
+from .config import settings_from_env
+
+
+def _port_free(host: str, port: int) -> str | None:
+    """None when ``host:port`` can be bound, else why not (uvicorn would fail less clearly)."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            if exc.errno == errno.EADDRINUSE:
+                return f"port {port} on {host} is already in use; pick another with --port"
+            return f"cannot listen on {host}:{port}: {exc.strerror}"
+    return None
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from .api.app import create_app
+    from .graphs import ConfigError, GraphRegistry
+
+    settings = settings_from_env(
+        config_path=Path(args.config),
+        host=args.host,
+        port=args.port,
+        database_url=args.database_url,
+        data_dir=Path(args.data_dir) if args.data_dir else None,
+        max_concurrency=args.max_concurrency,
+    )
+    try:
+        registry = GraphRegistry.from_file(settings.config_path)
+    except ConfigError as exc:
+        print(f"runyard: {exc}", file=sys.stderr)
+        return 2
+    problem = _port_free(settings.host, settings.port)
+    if problem:
+        print(f"runyard: {problem}", file=sys.stderr)
+        return 2
+    app = create_app(settings, registry)
+    where = settings.database_url or str(settings.state_dir)
+    print(
+        f"runyard: serving {len(registry)} graph(s) from {settings.config_path} on "
+        f"http://{settings.host}:{settings.port} (state: {where})",
+        flush=True,
+    )
+    uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="runyard", description="Durable LangGraph runs behind the Agent Server API"
+    )
+    commands = parser.add_subparsers(dest="command", required=True)
+    serve = commands.add_parser("serve", help="serve the graphs of a langgraph.json")
+    serve.add_argument("--config", default="langgraph.json", help="path to langgraph.json")
+    serve.add_argument("--host", default="127.0.0.1")
+    serve.add_argument("--port", type=int, default=2024)
+    serve.add_argument(
+        "--database-url", default=None, help="postgresql://... (default: SQLite beside the config)"
+    )
+    serve.add_argument("--data-dir", default=None, help="state directory for the SQLite default (.runyard/)")
+    serve.add_argument("--max-concurrency", type=int, default=None, help="runs executed at once (default 10)")
+    serve.add_argument("--log-level", default="info")
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
+    )
+    if args.command == "serve":
+        return _serve(args)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,57 @@
+"""The LangGraph checkpointer for the chosen world, opened and closed with the server.
+
+SQLite: ``AsyncSqliteSaver`` on its own file in the state directory (a separate file from the
+run store, so the two writer stacks never contend for one SQLite lock; DeerFlow #3353).
+Postgres: ``AsyncPostgresSaver`` on a psycopg pool with the settings its README requires
+(autocommit, no prepared statements, dict rows); the saver alone would hold one connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+
+@asynccontextmanager
+async def _postgres(database_url: str) -> AsyncIterator[Any]:
+    from langgraph.checkpoint.postgres.aio import AsyncPostgresSaver
+    from psycopg.rows import dict_row
+    from psycopg_pool import AsyncConnectionPool
+
+    conninfo = database_url.replace("postgresql+psycopg://", "postgresql://", 1)
+    pool: AsyncConnectionPool[Any] = AsyncConnectionPool(
+        conninfo,
+        min_size=1,
+        max_size=20,
+        kwargs={"autocommit": True, "prepare_threshold": 0, "row_factory": dict_row},
+        open=False,
+    )
+    await pool.open(wait=True)
+    try:
+        saver = AsyncPostgresSaver(pool)
+        await saver.setup()
+        yield saver
+    finally:
+        await pool.close()
+
+
+@asynccontextmanager
+async def _sqlite(path: Path) -> AsyncIterator[Any]:
+    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
+        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
+            await saver.conn.execute(f"PRAGMA {pragma}")
+        await saver.setup()
+        yield saver
+
+
+@asynccontextmanager
+async def open_checkpointer(*, database_url: str | None, sqlite_path: Path) -> AsyncIterator[Any]:
+    """Yield a ready checkpointer; closing it is the caller's last step after the drain."""
+    opened = _postgres(database_url) if database_url else _sqlite(sqlite_path)
+    async with opened as saver:
+        yield saver
