@@ -87,7 +87,9 @@ async def _thread_status_is(client: Any, thread_id: str, status: str) -> bool:
 
 async def _system_assistant_id(client: Any, graph_id: str) -> str:
     (assistant,) = [
-        a for a in await client.assistants.search(graph_id=graph_id) if a["metadata"].get("created_by") == "system"
+        a
+        for a in await client.assistants.search(graph_id=graph_id)
+        if a["metadata"].get("created_by") == "system"
     ]
     return str(assistant["assistant_id"])
 
@@ -217,7 +219,9 @@ async def test_events_mode_is_refused_by_name(client: Any) -> None:
     """events (astream_events) is not served: a 422 that names it, and no run is created."""
     thread = await client.threads.create()
     with pytest.raises(UnprocessableEntityError) as refused:
-        await client.runs.create(thread["thread_id"], "bench_fast", input={}, stream_mode=["values", "events"])
+        await client.runs.create(
+            thread["thread_id"], "bench_fast", input={}, stream_mode=["values", "events"]
+        )
     assert "events" in str(refused.value.body)
     assert await client.runs.list(thread["thread_id"]) == []
 
@@ -247,7 +251,28 @@ async def test_without_stream_subgraphs_no_child_events_arrive(client: Any) -> N
         client.runs.stream(None, "subgraph", input={"topic": "x"}, stream_mode=["updates", "values"])
     )
     assert not [p for p in parts if "|" in p.event]
-    assert parts[-1].data == {"topic": "x", "notes": ["plan x", "gathered x", "summarised"], "done": True}
+    final = parts[-1].data
+    assert (final["notes"], final["done"]) == (["plan x", "gathered x", "summarised"], True)
+
+
+async def test_subgraph_messages_follow_stream_subgraphs(client: Any) -> None:
+    """A message a child graph returns: `messages|research:<id>` from the child node with
+    stream_subgraphs, else one `messages` event as the parent node's output; the accumulated
+    messages/* events carry no namespace suffix (as langgraph-api sends them)."""
+    body = {"input": {"topic": "x"}, "stream_mode": ["messages-tuple", "messages"]}
+    nested = await _parts(client.runs.stream(None, "subgraph", stream_subgraphs=True, **body))
+    (child,) = [p for p in nested if p.event.startswith("messages|")]
+    assert child.event.startswith("messages|research:")
+    assert child.data[0]["content"] == "Summary of x"
+    assert child.data[1]["langgraph_node"] == "summarise"
+    accumulated = [p.event for p in nested if p.event.startswith("messages/")]
+    assert accumulated == ["messages/metadata", "messages/complete"]
+
+    flat = await _parts(client.runs.stream(None, "subgraph", **body))
+    (parent,) = [p for p in flat if p.event == "messages"]
+    assert parent.data[0]["content"] == "Summary of x"
+    assert parent.data[1]["langgraph_node"] == "research"
+    assert [p.event for p in flat if p.event.startswith("messages/")] == accumulated
 
 
 # -- breakpoints and commands -------------------------------------------------------------------
@@ -433,10 +458,12 @@ async def test_stateless_stream_keeps_its_thread_with_on_completion_keep(
 ) -> None:
     """A stateless stream with on_completion="keep" leaves its thread, found from the Location."""
     body = {"assistant_id": "bench_fast", "input": {"messages": []}, "on_completion": "keep"}
-    async with httpx.AsyncClient(base_url=server.url, timeout=30) as http:
-        async with http.stream("POST", "/runs/stream", json=body) as streamed:
-            location = streamed.headers["location"]
-            await streamed.aread()
+    async with (
+        httpx.AsyncClient(base_url=server.url, timeout=30) as http,
+        http.stream("POST", "/runs/stream", json=body) as streamed,
+    ):
+        location = streamed.headers["location"]
+        await streamed.aread()
     thread_id = location.split("/")[2]
     await _until(lambda: _thread_status_not(client, thread_id, "busy"), "the kept thread to settle")
     kept = await client.threads.get_state(thread_id)
@@ -476,13 +503,9 @@ async def test_cancel_many_pending_cancels_only_pending_runs(client: Any) -> Non
     await client.runs.cancel_many(status="pending")
     assert (await client.runs.get(tid, delayed["run_id"]))["status"] == "interrupted"
     await asyncio.wait_for(client.runs.join(tid, delayed["run_id"]), timeout=10)
-    await _until(
-        lambda: _thread_status_not(client, tid, "busy"), "the cancelled run's thread to leave busy"
-    )
+    await _until(lambda: _thread_status_not(client, tid, "busy"), "the cancelled run's thread to leave busy")
     await client.runs.join(busy["thread_id"], running["run_id"])
     assert (await client.runs.get(busy["thread_id"], running["run_id"]))["status"] == "success"
-
-
 
 
 async def test_cancel_many_all_cancels_running_and_pending(client: Any) -> None:
@@ -579,7 +602,7 @@ def test_sync_client_create_get_list_delete(server: ServerProcess) -> None:
     run = sync.runs.create(tid, "bench_fast", input={"messages": []}, metadata={"via": "sync"})
     sync.runs.join(tid, run["run_id"])
     fetched = sync.runs.get(tid, run["run_id"])
-    assert fetched["status"] == "success" and fetched["metadata"]["via"] == "sync"
+    assert fetched["status"] == "success" and (fetched["metadata"] or {})["via"] == "sync"
     assert [r["run_id"] for r in sync.runs.list(tid)] == [run["run_id"]]
     sync.runs.delete(tid, run["run_id"])
     assert sync.runs.list(tid) == []
@@ -669,7 +692,7 @@ async def test_checkpoint_during_is_accepted_as_durability(
     """The deprecated checkpoint_during maps onto durability (true: async, false: exit)."""
     thread = await client.threads.create()
     tid = thread["thread_id"]
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="checkpoint_during"):
         run = await client.runs.create(
             tid, "bench_fast", input={"messages": []}, checkpoint_during=checkpoint_during
         )
@@ -724,7 +747,7 @@ async def test_every_accepted_creation_key_at_once(client: Any) -> None:
     await client.runs.wait(tid, "slow", input={"delay": 0.01})
     state = await client.threads.get_state(tid)
     checkpoint_id = state["checkpoint"]["checkpoint_id"]
-    with pytest.warns(DeprecationWarning):
+    with pytest.warns(DeprecationWarning, match="checkpoint_during"):
         run = await client.runs.create(
             tid,
             "slow",
@@ -875,4 +898,3 @@ async def test_a_non_builtin_exception_is_masked(client: Any) -> None:
     assert parts[-1].event == "error"
     assert parts[-1].data["message"] == "An internal error occurred"
     assert (await client.threads.get(tid))["status"] == "error"
-

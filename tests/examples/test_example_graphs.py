@@ -20,7 +20,7 @@ from runyard.graphs import GraphRegistry, assistant_id_for, load_object
 from runyard.graphs.loader import FILE_MODULE_PREFIX
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-GRAPH_IDS = ["chat", "hitl", "slow", "bench_fast", "bench_slow"]
+GRAPH_IDS = ["chat", "hitl", "slow", "bench_fast", "bench_slow", "subgraph", "echo", "fail"]
 
 
 @pytest.fixture(scope="module")
@@ -195,3 +195,35 @@ async def test_bench_graphs_append_three_steps(
         assert elapsed < 0.15
     empty = await bench.ainvoke({"messages": []}, thread())
     assert [m.content for m in empty["messages"]] == ["step 1", "step 2", "step 3"]
+
+
+async def test_subgraph_runs_its_child_graph_as_a_node(registry: GraphRegistry) -> None:
+    """The parent plans, its ``research`` node runs the child graph (two steps), then it publishes."""
+    parent, config = await graph(registry, "subgraph"), thread()
+    namespaces = []
+    async for ns, _ in parent.astream({"topic": "x"}, config, stream_mode="updates", subgraphs=True):
+        namespaces.append(ns)
+    assert any(ns and ns[0].startswith("research:") for ns in namespaces)
+    values = (await parent.aget_state(config)).values
+    assert (values["notes"], values["done"]) == (["plan x", "gathered x", "summarised"], True)
+    assert [m.content for m in values["messages"]] == ["Summary of x"]
+
+
+async def test_echo_writes_its_configurable_and_context(registry: GraphRegistry) -> None:
+    """echo copies the plain configurable values and the runtime context into its state."""
+    echo, config = await graph(registry, "echo"), thread()
+    config["configurable"]["flavour"] = "mint"
+    result = await echo.ainvoke({"text": "hi"}, config, context={"user_name": "ada"})
+    assert result["seen_configurable"]["flavour"] == "mint"
+    assert result["seen_configurable"]["thread_id"] == config["configurable"]["thread_id"]
+    assert result["seen_context"] == {"user_name": "ada", "tone": "plain"}
+
+
+async def test_fail_raises_value_error_or_its_own_error(registry: GraphRegistry) -> None:
+    """fail raises ValueError("boom") after a successful first step, or BoomError when asked."""
+    fail = await graph(registry, "fail")
+    with pytest.raises(ValueError, match="boom"):
+        await fail.ainvoke({}, thread())
+    with pytest.raises(Exception, match="secret") as raised:
+        await fail.ainvoke({"kind": "custom"}, thread())
+    assert type(raised.value).__name__ == "BoomError"

@@ -363,18 +363,19 @@ class RunExecutor:
         accumulator = _MessageAccumulator() if "messages" in wanted else None
         last_values: Any = None
         paused = False
-        async for ns, mode, chunk in graph.astream(
+        # ``subgraphs`` goes to LangGraph as asked: without it, a message a subgraph returns
+        # still reaches ``messages`` mode once, as its parent node's output.
+        async for item in graph.astream(
             graph_input(kwargs),
             config,
             context=graph_context(graph, kwargs.get("context")),
             stream_mode=langgraph_modes(api_modes),
-            subgraphs=True,
+            subgraphs=subgraphs,
             interrupt_before=kwargs.get("interrupt_before"),
             interrupt_after=kwargs.get("interrupt_after"),
             durability=kwargs.get("durability") or "async",
         ):
-            if ns and not subgraphs:
-                continue
+            ns, mode, chunk = item if subgraphs else ((), *item)
             suffix = "".join(f"|{part}" for part in ns)
             if mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
                 paused = True
@@ -388,8 +389,10 @@ class RunExecutor:
                 if "messages-tuple" in wanted:
                     await self._publish(run_id, "messages" + suffix, [message, metadata])
                 if accumulator is not None:
+                    # No namespace suffix here: langgraph-api sends accumulated messages from
+                    # subgraphs under the plain ``messages/*`` names.
                     for event, data in accumulator.events(message, metadata):
-                        await self._publish(run_id, event + suffix, data)
+                        await self._publish(run_id, event, data)
             elif mode == "debug" and "debug" in wanted:
                 await self._publish(run_id, "debug" + suffix, debug_event(chunk))
             elif mode in wanted:
