@@ -7,7 +7,13 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from runyard.persistence.engine import create_engine, is_sqlite, normalize_url
+from runyard.persistence.engine import (
+    create_engine,
+    create_sqlite_engine,
+    is_sqlite,
+    is_sqlite_file_url,
+    normalize_url,
+)
 
 
 @pytest.mark.parametrize(
@@ -68,3 +74,45 @@ async def test_sqlite_busy_timeout_defaults_to_thirty_seconds(tmp_path: Path) ->
             assert (await conn.execute(text("PRAGMA busy_timeout"))).scalar() == 30_000
     finally:
         await engine.dispose()
+
+
+@pytest.mark.parametrize(
+    ("url", "on_disk"),
+    [
+        ("sqlite:///runs.db", True),
+        ("sqlite+aiosqlite:////var/lib/runyard/runs.db", True),
+        ("sqlite:///file:runs.db?uri=true", True),
+        ("sqlite://", False),
+        ("sqlite:///:memory:", False),
+        ("sqlite:///file::memory:?uri=true", False),
+        ("sqlite:///file:shared?mode=memory&cache=shared&uri=true", False),
+        ("postgresql://u@localhost/db", False),
+    ],
+)
+def test_on_disk_sqlite_urls_are_told_apart(url: str, on_disk: bool) -> None:
+    """Only a database file gets the SQLite fast path; in-memory databases live in one connection."""
+    assert is_sqlite_file_url(url) is on_disk
+
+
+def test_sync_sqlite_engine_is_configured_like_the_async_one(tmp_path: Path) -> None:
+    """The stdlib sqlite3 engine: same pragmas, autocommit connections, named parameters."""
+    path = tmp_path / "missing" / "runs.db"
+    engine = create_sqlite_engine(f"sqlite:///{path}", busy_timeout_ms=4321)
+    try:
+        assert engine.dialect.driver == "pysqlite" and engine.dialect.paramstyle == "named"
+        with engine.connect() as conn:
+            pragmas = {
+                name: conn.exec_driver_sql(f"PRAGMA {name}").scalar()
+                for name in ("journal_mode", "synchronous", "foreign_keys", "busy_timeout")
+            }
+            assert conn.connection.driver_connection.isolation_level is None
+        assert pragmas == {"journal_mode": "wal", "synchronous": 1, "foreign_keys": 1, "busy_timeout": 4321}
+        assert path.exists()
+    finally:
+        engine.dispose()
+
+
+def test_sync_sqlite_engine_refuses_in_memory_databases() -> None:
+    """An in-memory database cannot be shared by a loop connection and worker threads."""
+    with pytest.raises(ValueError, match="on-disk"):
+        create_sqlite_engine("sqlite://")

@@ -7,6 +7,8 @@ PostgreSQL database. The memory store is the reference; a difference is a bug in
 from __future__ import annotations
 
 import asyncio
+import json
+import sys
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
@@ -644,6 +646,88 @@ async def test_concurrent_running_writes_leave_one_running(
         results = await asyncio.gather(*(contend(i) for i in range(CONTENDERS)))
         assert sum(results) == 1
         assert len(await _running_on(two_stores[0], thread_id)) == 1
+
+
+PROCESSES = 3
+PROCESS_ROUNDS = 25
+# One process of the test below: its own store (and setup) on the database, racing the others.
+_CONTENDER_PROCESS = """
+import asyncio, json, sys
+from runyard.runs.errors import ThreadBusyError
+from runyard.runs.store.sql import SqlRunStore
+
+async def main(url, name, rounds, contenders):
+    store = SqlRunStore.from_url(url)
+    await store.setup()
+    won = []
+    try:
+        for round_no in range(rounds):
+            thread_id = f"race-{round_no}"
+
+            async def admit(index):
+                run_id = f"{thread_id}-{name}-{index}"
+                try:
+                    await store.admit(run_id, strategy="reject", thread_id=thread_id)
+                except ThreadBusyError:
+                    return None
+                return run_id
+
+            won += [run for run in await asyncio.gather(*map(admit, range(contenders))) if run]
+            own = f"own-{name}-{round_no}"
+            await store.admit(own, strategy="reject", thread_id=own)
+            assert await store.start(own, owner=name)
+            assert await store.update_status(own, "success")
+            assert await store.update_run_completion(own, total_tokens=round_no)
+    finally:
+        await store.close()
+    print(json.dumps(won))
+
+asyncio.run(main(sys.argv[1], sys.argv[2], int(sys.argv[3]), int(sys.argv[4])))
+"""
+
+
+@pytest.mark.parametrize("database", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+async def test_separate_processes_admit_exactly_one_and_lose_no_write(
+    request: pytest.FixtureRequest, database: str
+) -> None:
+    """Processes on one fresh database race reject admissions and write lifecycles of their own.
+
+    Each thread admits exactly one run across all processes, and every final status and
+    completion lands: on SQLite this is where writes meet another process's write lock.
+    """
+    url = request.getfixturevalue(f"{database}_url")
+    processes = [
+        await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-c",
+            _CONTENDER_PROCESS,
+            url,
+            f"p{n}",
+            str(PROCESS_ROUNDS),
+            str(CONTENDERS // 2),
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        for n in range(PROCESSES)
+    ]
+    won: list[str] = []
+    for process in processes:
+        out, err = await asyncio.wait_for(process.communicate(), timeout=90)
+        assert process.returncode == 0, err.decode()
+        won += json.loads(out)
+    store = await _sql_store(url)
+    try:
+        for round_no in range(PROCESS_ROUNDS):
+            winners = [run for run in won if run.startswith(f"race-{round_no}-p")]
+            assert len(winners) == 1
+            assert [r["run_id"] for r in await store.list_by_thread(f"race-{round_no}")] == winners
+        for n in range(PROCESSES):
+            for round_no in range(PROCESS_ROUNDS):
+                row = await store.get(f"own-p{n}-{round_no}")
+                assert row is not None
+                assert (row["status"], row["total_tokens"]) == ("success", round_no)
+    finally:
+        await _close(store)
 
 
 async def test_memory_and_sql_rows_have_the_same_keys(sqlite_url: str) -> None:

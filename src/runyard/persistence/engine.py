@@ -3,6 +3,10 @@
 The URL picks the driver: ``sqlite://`` becomes aiosqlite, ``postgres://`` and ``postgresql://``
 become psycopg 3. SQLite connections run in WAL mode with a busy timeout, so concurrent writers
 wait for the write lock instead of failing at once; JSON columns go through orjson.
+
+``create_sqlite_engine`` is the synchronous counterpart on the stdlib ``sqlite3`` driver, for the
+SQLite fast path (``sqlite_runner``): the same per-connection settings, autocommit connections
+(transactions are begun explicitly), and named parameters so compiled SQL binds plain dicts.
 """
 
 from __future__ import annotations
@@ -11,7 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import orjson
-from sqlalchemy import event
+from sqlalchemy import Engine, event
+from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
@@ -48,25 +53,71 @@ def create_engine(url: str, *, busy_timeout_ms: int = 30_000) -> AsyncEngine:
             json_serializer=_json_dumps,
             json_deserializer=orjson.loads,
         )
-    database = parsed.database or ""
-    if database and database != ":memory:" and not database.startswith("file:"):
-        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+    _make_parent_dir(parsed)
     engine = create_async_engine(parsed, json_serializer=_json_dumps, json_deserializer=orjson.loads)
-
-    @event.listens_for(engine.sync_engine, "connect")
-    def _configure(dbapi_connection: Any, _record: Any) -> None:
-        cursor = dbapi_connection.cursor()
-        try:
-            cursor.execute("PRAGMA journal_mode=WAL")
-            cursor.execute("PRAGMA synchronous=NORMAL")
-            cursor.execute("PRAGMA foreign_keys=ON")
-            cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
-        finally:
-            cursor.close()
-
+    _configure_sqlite_connections(engine.sync_engine, busy_timeout_ms)
     return engine
 
 
-def is_sqlite(engine: AsyncEngine) -> bool:
+def is_sqlite_file_url(url: str) -> bool:
+    """Whether ``url`` names an on-disk SQLite database (not a private or shared in-memory one)."""
+    parsed = normalize_url(url)
+    if parsed.drivername != "sqlite+aiosqlite":
+        return False
+    database = parsed.database or ""
+    if database in ("", ":memory:"):
+        return False
+    if database.startswith("file:"):  # a URI filename: file::memory: or ?mode=memory is in memory
+        return ":memory:" not in database and parsed.query.get("mode") != "memory"
+    return True
+
+
+def create_sqlite_engine(url: str, *, busy_timeout_ms: int = 30_000) -> Engine:
+    """A synchronous engine on the stdlib ``sqlite3`` driver for an on-disk SQLite ``url``.
+
+    Connections are configured as ``create_engine``'s, and are in autocommit mode: whoever runs
+    a transaction begins it explicitly (``BEGIN IMMEDIATE``). Compiled statements use named
+    parameters (``:name``), so their parameters go to ``sqlite3`` as a plain dict.
+    """
+    if not is_sqlite_file_url(url):
+        raise ValueError(f"Not an on-disk SQLite database URL: {url!r}")
+    parsed = normalize_url(url).set(drivername="sqlite+pysqlite")
+    _make_parent_dir(parsed)
+    engine = create_sync_engine(
+        parsed,
+        paramstyle="named",
+        isolation_level="AUTOCOMMIT",
+        json_serializer=_json_dumps,
+        json_deserializer=orjson.loads,
+    )
+    _configure_sqlite_connections(engine, busy_timeout_ms)
+    return engine
+
+
+def configure_sqlite_connection(dbapi_connection: Any, busy_timeout_ms: int) -> None:
+    """WAL, synchronous=NORMAL (commits do not fsync, checkpoints do), foreign keys, busy timeout."""
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+    finally:
+        cursor.close()
+
+
+def _configure_sqlite_connections(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _configure(dbapi_connection: Any, _record: Any) -> None:
+        configure_sqlite_connection(dbapi_connection, busy_timeout_ms)
+
+
+def _make_parent_dir(parsed: URL) -> None:
+    database = parsed.database or ""
+    if database and database != ":memory:" and not database.startswith("file:"):
+        Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+
+
+def is_sqlite(engine: AsyncEngine | Engine) -> bool:
     """Whether ``engine`` talks to SQLite (one writer at a time, no advisory locks)."""
     return engine.dialect.name == "sqlite"

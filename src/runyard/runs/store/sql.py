@@ -9,11 +9,15 @@ Every transition is one guarded statement, so races resolve in the database, not
 - The partial unique index on ``thread_id WHERE status = 'running'`` refuses a second running
   run whatever the writer; ``start`` reads that refusal as "lost the race", ``update_status``
   and ``put`` as ``ThreadBusyError``.
-- On SQLite the first statement of every transaction is a write, so the write lock is taken up
-  front (waiting on the busy timeout) and WAL never fails a transaction halfway with
-  ``SQLITE_BUSY_SNAPSHOT``.
+- On SQLite the write lock is taken up front: the fast path begins every write transaction with
+  ``BEGIN IMMEDIATE``, and on the async engine the first statement of every transaction is a
+  write. A guarded statement reads and writes under the lock, and WAL never fails a
+  transaction halfway with ``SQLITE_BUSY_SNAPSHOT``.
 
-Statements (``sql_statements``) are built once per store and executed with parameters; rows
+Statements (``sql_statements``) are built once per store and executed with parameters by a
+statement runner (``persistence.runner``), which the URL picks: an on-disk SQLite file runs them
+on stdlib ``sqlite3`` on the event loop, falling back to a worker thread only when the database
+is locked (``persistence.sqlite_runner``); Postgres runs them on the async psycopg engine. Rows
 come back as tuples in ``ROW_FIELDS`` order, turned into dicts with aware ISO-8601 timestamps.
 """
 
@@ -24,12 +28,11 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import CursorResult, Executable
+from sqlalchemy import Engine, Executable
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...persistence import migrate
-from ...persistence.engine import create_engine
+from ...persistence.runner import AsyncEngineRunner, StatementRunner, Step, create_runner
 from ...persistence.tables import runs
 from ..clock import now, parse_iso
 from ..errors import ThreadBusyError
@@ -95,48 +98,58 @@ def _new_values(run_id: str, fields: Mapping[str, Any], stamp: datetime) -> dict
 class SqlRunStore(RunStore):
     """Run rows in the ``runs`` table of a SQLite or Postgres database."""
 
-    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
-        self._engine = engine
+    def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
+        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
+
+        ``close`` closes it only when ``owns_engine``.
+        """
+        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
         self._owns_engine = owns_engine
-        self._sql = RunStatements(engine.dialect.name)
+        self._sql = RunStatements(self._db.dialect_name)
 
     @classmethod
-    def from_url(cls, url: str) -> SqlRunStore:
-        """A store on a new engine for ``url``, which ``close`` disposes of."""
-        return cls(create_engine(url), owns_engine=True)
+    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlRunStore:
+        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes.
+
+        ``busy_timeout_ms``: how long a SQLite write waits for the lock (in a worker thread).
+        """
+        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
 
     @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
+    def engine(self) -> AsyncEngine | Engine:
+        return self._db.engine
+
+    @property
+    def runner(self) -> StatementRunner:
+        """What runs the statements (``SqliteRunner`` counts its lock fallbacks and checkpoints)."""
+        return self._db
 
     async def setup(self) -> None:
-        await migrate.upgrade(self._engine)
+        await self._db.upgrade_schema()
 
     async def close(self) -> None:
         if self._owns_engine:
-            await self._engine.dispose()
+            await self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
     async def _write(self, statement: Executable, params: Mapping[str, Any]) -> int:
         """Run one write in its own transaction; return the number of rows it matched."""
-        async with self._engine.begin() as conn:
-            result: CursorResult[Any] = await conn.execute(statement, params)
-            return result.rowcount
+        (outcome,) = await self._db.write((statement, params))
+        return outcome.rowcount
 
     async def _rows(self, statement: Executable, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        async with self._engine.connect() as conn:
-            result = await conn.execute(statement, params)
-            return [_to_row(values) for values in result.all()]
+        return [_to_row(values) for values in await self._db.read(statement, params)]
 
     async def _one(self, statement: Executable, params: Mapping[str, Any]) -> dict[str, Any] | None:
         rows = await self._rows(statement, params)
         return rows[0] if rows else None
 
-    async def _lock_thread(self, conn: AsyncConnection, thread_id: str) -> None:
-        """Serialise admissions on one Postgres thread until the transaction ends."""
-        if self._sql.thread_lock is not None:
-            await conn.execute(self._sql.thread_lock, {"thread_id": thread_id})
+    def _thread_lock(self, thread_id: str) -> list[Step]:
+        """The step that serialises admissions on one Postgres thread until the transaction ends."""
+        if self._sql.thread_lock is None:
+            return []
+        return [(self._sql.thread_lock, {"thread_id": thread_id})]
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -190,21 +203,22 @@ class SqlRunStore(RunStore):
         thread_id = row["thread_id"]
         stamp = now()
         values = _new_values(run_id, {**row, "status": RunStatus.pending.value}, stamp)
-        async with self._engine.begin() as conn:
-            await self._lock_thread(conn, thread_id)
-            if strategy == "reject":
-                result = await conn.execute(self._sql.admit_if_idle, values)
-                if result.rowcount == 0:
-                    raise ThreadBusyError(thread_id)
-                return []
-            interrupted: list[str] = []
-            if strategy != "enqueue":  # interrupt, rollback
-                marked = await conn.execute(
-                    self._sql.interrupt_thread, {"b_thread_id": thread_id, "b_now": stamp}
-                )
-                interrupted = [run for run, _seq in sorted(marked.all(), key=lambda pair: pair[1])]
-            await conn.execute(self._sql.admit, values)
-            return interrupted
+        if strategy == "reject":
+            *_, admitted = await self._db.write(
+                *self._thread_lock(thread_id), (self._sql.admit_if_idle, values)
+            )
+            if admitted.rowcount == 0:
+                raise ThreadBusyError(thread_id)
+            return []
+        if strategy == "enqueue":
+            await self._db.write(*self._thread_lock(thread_id), (self._sql.admit, values))
+            return []
+        # interrupt, rollback: mark the thread's active runs and admit, in one transaction.
+        interrupt = (self._sql.interrupt_thread, {"b_thread_id": thread_id, "b_now": stamp})
+        *_, marked, _admitted = await self._db.write(
+            *self._thread_lock(thread_id), interrupt, (self._sql.admit, values)
+        )
+        return [run for run, _seq in sorted(marked.rows, key=lambda pair: pair[1])]
 
     async def update_status(self, run_id: str, status: str, *, error: str | None = None) -> bool:
         new = RunStatus(status).value
@@ -218,9 +232,8 @@ class SqlRunStore(RunStore):
         except IntegrityError as exc:
             if not _is_unique_violation(exc):
                 raise
-            async with self._engine.connect() as conn:
-                thread_id = await conn.scalar(self._sql.thread_of, {"b_run_id": run_id})
-            raise ThreadBusyError(str(thread_id)) from exc
+            rows = await self._db.read(self._sql.thread_of, {"b_run_id": run_id})
+            raise ThreadBusyError(str(rows[0][0] if rows else None)) from exc
 
     async def start(
         self, run_id: str, *, owner: str | None = None, lease_expires_at: str | None = None
@@ -257,6 +270,11 @@ class SqlRunStore(RunStore):
 
     async def delete(self, run_id: str) -> bool:
         return await self._write(self._sql.delete, {"b_run_id": run_id}) > 0
+
+    _delete_all = runs.delete()  # built once: the SQLite runner caches statements by identity
+
+    async def delete_all(self) -> int:
+        return await self._write(self._delete_all, {})
 
     # -- reads -----------------------------------------------------------------------------
 
