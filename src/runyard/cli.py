@@ -9,7 +9,9 @@ import socket
 import sys
 from pathlib import Path
 
-from .config import settings_from_env
+from .config import SettingsError, settings_from_env
+
+logger = logging.getLogger("runyard.cli")
 
 
 def _port_free(host: str, port: int) -> str | None:
@@ -32,28 +34,34 @@ def _serve(args: argparse.Namespace) -> int:
     from .api.app import create_app
     from .graphs import ConfigError, GraphRegistry
 
-    settings = settings_from_env(
-        config_path=Path(args.config),
-        host=args.host,
-        port=args.port,
-        database_url=args.database_url,
-        data_dir=Path(args.data_dir) if args.data_dir else None,
-        max_concurrency=args.max_concurrency,
-    )
     try:
+        settings = settings_from_env(
+            config_path=Path(args.config),
+            host=args.host,
+            port=args.port,
+            database_url=args.database_url,
+            data_dir=Path(args.data_dir) if args.data_dir else None,
+            max_concurrency=args.max_concurrency,
+            dev_mode=False if args.no_dev else None,
+        )
         registry = GraphRegistry.from_file(settings.config_path)
-    except ConfigError as exc:
+        app = create_app(settings, registry)
+    except (ConfigError, SettingsError) as exc:
         print(f"runyard: {exc}", file=sys.stderr)
         return 2
+    for graph_id in sorted(set(settings.assistant_configs) - set(registry.graph_ids)):
+        logger.warning(
+            "LANGGRAPH_CONFIG names graph %r, which %s does not have", graph_id, settings.config_path
+        )
     problem = _port_free(settings.host, settings.port)
     if problem:
         print(f"runyard: {problem}", file=sys.stderr)
         return 2
-    app = create_app(settings, registry)
     where = settings.database_url or str(settings.state_dir)
+    mode = "dev mode" if settings.dev_mode else "production mode"
     print(
         f"runyard: serving {len(registry)} graph(s) from {settings.config_path} on "
-        f"http://{settings.host}:{settings.port} (state: {where})",
+        f"http://{settings.host}:{settings.port} (state: {where}; {mode})",
         flush=True,
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
@@ -74,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     serve.add_argument("--data-dir", default=None, help="state directory for the SQLite default (.runyard/)")
     serve.add_argument("--max-concurrency", type=int, default=None, help="runs executed at once (default 10)")
+    serve.add_argument(
+        "--no-dev",
+        action="store_true",
+        help="production mode: no dev-mode test helpers such as POST /internal/truncate (or RUNYARD_DEV=0)",
+    )
     serve.add_argument("--log-level", default="info")
     args = parser.parse_args(argv)
     logging.basicConfig(

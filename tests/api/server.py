@@ -29,7 +29,7 @@ class ServerProcess:
         self.proc: subprocess.Popen[bytes] | None = None
         self.log_path = data_dir / f"server-{self.port}.log"
 
-    def start(self, *, env: dict[str, str] | None = None) -> None:
+    def start(self, *, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
         cmd = [
             sys.executable,
             "-m",
@@ -46,6 +46,7 @@ class ServerProcess:
         ]
         if self.database_url:
             cmd += ["--database-url", self.database_url]
+        cmd += args or []
         self.data_dir.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | (env or {}))
@@ -79,6 +80,13 @@ class ServerProcess:
         code = self.proc.returncode
         self.proc = None
         return code
+
+    def stop_cleanly(self) -> None:
+        """Stop, and fail if the server exited badly or logged a traceback while it ran."""
+        code = self.stop()
+        # uvicorn re-raises the SIGTERM it handled once its graceful shutdown is done.
+        assert code in (0, -15, None), f"server exited with {code}\n{self.log()}"
+        assert "Traceback" not in self.log(), self.log()
 
     def kill(self) -> None:
         """``kill -9``: no drain, no shutdown hooks."""

@@ -42,7 +42,9 @@ def test_run_resumes_from_its_checkpoint_after_the_process_dies(journal_server: 
     server, journal, env = journal_server
     client = get_sync_client(url=server.url, api_key=None)
     thread = client.threads.create()
-    run = client.runs.create(thread["thread_id"], "journal", input={}, config={"configurable": {"delay": 0.4}})
+    run = client.runs.create(
+        thread["thread_id"], "journal", input={}, config={"configurable": {"delay": 0.4}}
+    )
     run_id = run["run_id"]
     poll(lambda: _started(journal, run_id, "step_2"), what="step_2 to start")
     if stop == "kill":
@@ -53,7 +55,9 @@ def test_run_resumes_from_its_checkpoint_after_the_process_dies(journal_server: 
     server.start(env=env)
     client = get_sync_client(url=server.url, api_key=None)
     final = poll(
-        lambda: (r := client.runs.get(thread["thread_id"], run_id))["status"] not in ("pending", "running") and r,
+        lambda: (
+            (r := client.runs.get(thread["thread_id"], run_id))["status"] not in ("pending", "running") and r
+        ),
         timeout=60,
         what="the resumed run to finish",
     )

@@ -25,13 +25,16 @@ async def two_managers(request: pytest.FixtureRequest) -> AsyncIterator[tuple[Ru
             await store.close()
 
 
-async def test_racing_reject_admissions_admit_exactly_one(two_managers: tuple[RunManager, RunManager]) -> None:
+async def test_racing_reject_admissions_admit_exactly_one(
+    two_managers: tuple[RunManager, RunManager],
+) -> None:
     """Concurrent reject admissions from two managers on one thread: one wins, the rest get 409."""
     a, b = two_managers
     for round_ in range(5):
         thread = f"race-{round_}"
         results = await asyncio.gather(
-            *(m.create_or_reject(thread, multitask_strategy="reject") for m in (a, b) * 6), return_exceptions=True
+            *(m.create_or_reject(thread, multitask_strategy="reject") for m in (a, b) * 6),
+            return_exceptions=True,
         )
         admitted = [r for r in results if not isinstance(r, BaseException)]
         refused = [r for r in results if isinstance(r, BaseException)]

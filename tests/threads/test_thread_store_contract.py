@@ -129,6 +129,7 @@ async def test_create_do_nothing_on_another_users_thread_raises(store: ThreadSto
         ({"ttl": 0}, "positive"),
         ({"ttl": -1.5}, "positive"),
         ({"ttl": float("inf")}, "positive"),
+        ({"ttl": 6e16}, "at most"),
         ({"ttl": "10"}, "number of minutes"),
         ({"ttl": True}, "number of minutes"),
         ({"metadata": ["not", "an", "object"]}, "JSON object"),
@@ -213,13 +214,25 @@ async def test_update_sets_the_ttl_from_now(store: ThreadStore) -> None:
     assert later is not None and later["ttl"] == row["ttl"]
 
 
-@pytest.mark.parametrize("ttl", [0, {"ttl": 5, "strategy": "archive"}, "5"])
+@pytest.mark.parametrize("ttl", [0, {"ttl": 5, "strategy": "archive"}, "5", 6e16])
 async def test_update_rejects_a_bad_ttl_before_writing(store: ThreadStore, ttl: Any) -> None:
     """A bad ttl on update raises InvalidThreadInputError and leaves the row untouched."""
     original = await store.create("t1")
     with pytest.raises(InvalidThreadInputError):
         await store.update("t1", metadata={"a": 1}, ttl=ttl)
     assert await store.get("t1") == original
+
+
+async def test_delete_all_removes_every_row_whoever_owns_it(store: ThreadStore) -> None:
+    """delete_all empties the store, rows of every user included, and counts what it removed."""
+    await store.create("t1", user_id="u1")
+    await store.create("t2", user_id="u2")
+    await store.create("t3")
+    assert await store.delete_all() == 3
+    assert await store.search(limit=10, offset=0) == []
+    assert await store.count() == 0
+    assert await store.delete_all() == 0
+    assert (await store.create("t1"))["thread_id"] == "t1"
 
 
 async def test_delete(store: ThreadStore) -> None:

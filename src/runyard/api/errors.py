@@ -8,11 +8,20 @@ NotFound (this module)             404
 BadRequest (this module)           400
 Unprocessable (this module)        422
 request validation                 422 (FastAPI's detail names the field)
+
+Error bodies are written with ASCII escapes, so one that quotes a client's invalid Unicode (a
+lone surrogate) still serialises instead of failing as a 500.
 """
 
 from __future__ import annotations
 
+import json
+import math
+from typing import Any
+
 from fastapi import FastAPI, Request
+from fastapi.encoders import jsonable_encoder
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
 from ..graphs import GraphNotFoundError
@@ -45,11 +54,33 @@ class Conflict(HttpError):
     status_code = 409
 
 
-def _answer(status: int, detail: str) -> JSONResponse:
-    return JSONResponse({"detail": detail}, status_code=status)
+def _finite(value: Any) -> Any:
+    """``value`` with NaN and infinities (which a client can send, not JSON) as strings."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return str(value)
+    if isinstance(value, dict):
+        return {key: _finite(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_finite(item) for item in value]
+    return value
+
+
+class AsciiJSONResponse(JSONResponse):
+    """Strict JSON in ASCII: what the client sent may be quoted back whatever it held."""
+
+    def render(self, content: Any) -> bytes:
+        return json.dumps(_finite(content), ensure_ascii=True, separators=(",", ":")).encode("ascii")
+
+
+def _answer(status: int, detail: Any) -> JSONResponse:
+    return AsciiJSONResponse({"detail": detail}, status_code=status)
 
 
 def install(app: FastAPI) -> None:
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return _answer(422, jsonable_encoder(exc.errors()))
+
     @app.exception_handler(HttpError)
     async def _http(_: Request, exc: HttpError) -> JSONResponse:
         return _answer(exc.status_code, exc.detail)

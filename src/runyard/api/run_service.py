@@ -42,6 +42,25 @@ def resolve_graph(services: Services, assistant_id: str) -> tuple[str, str]:
     return resolved, graph_id
 
 
+def preflight(services: Services, body: RunCreate, *, stateless: bool) -> tuple[str, str]:
+    """Refuse what can be refused from the request alone; ``(assistant_id, graph_id)`` otherwise.
+
+    Reads and writes nothing, so a batch can check every payload before creating any run.
+    """
+    refused = body.unsupported_fields()
+    if refused:
+        raise Unprocessable(f"Not supported by runyard yet: {', '.join(refused)}")
+    if body.context and body.config is not None and body.config.configurable:
+        raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
+    resolved = resolve_graph(services, body.assistant_id)
+    if stateless and body.command is not None and body.command.resume is not None:
+        raise BadRequest("You must provide a thread_id when resuming.")
+    checkpoint_id = _checkpoint(body).get("checkpoint_id")
+    if stateless and checkpoint_id:
+        raise NotFound(f"Checkpoint {checkpoint_id} not found: a stateless run starts on a new thread")
+    return resolved
+
+
 async def create_run(
     services: Services,
     body: RunCreate,
@@ -51,15 +70,8 @@ async def create_run(
     user_id: str | None = None,
 ) -> RunRecord:
     """Validate, admit and schedule a run; ``thread_id=None`` makes a stateless run."""
-    refused = body.unsupported_fields()
-    if refused:
-        raise Unprocessable(f"Not supported by runyard yet: {', '.join(refused)}")
-    if body.context and (body.config or {}).get("configurable"):
-        raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
-    assistant_id, graph_id = resolve_graph(services, body.assistant_id)
     temporary = thread_id is None
-    if temporary and body.command is not None and body.command.resume is not None:
-        raise BadRequest("You must provide a thread_id when resuming.")
+    assistant_id, graph_id = preflight(services, body, stateless=temporary)
     if temporary:
         thread_id = str(uuid.uuid4())
         await services.threads.create(
@@ -107,13 +119,8 @@ async def create_run(
     modes = list(body.stream_mode or ["values"])
     if force_values and "values" not in modes:
         modes.append("values")
-    config: dict[str, Any] = copy.deepcopy(body.config or {})
-    configurable = config.setdefault("configurable", {})
-    # context and configurable mirror each other (langgraph-api): either one reaches the graph
-    # both as ``config["configurable"]`` and as ``Runtime.context``.
-    context = copy.deepcopy(body.context) if body.context else dict(configurable)
-    configurable.update(context)
-    configurable["graph_id"] = graph_id
+    config, context = _run_config(services.assistant_config(graph_id), body)
+    config["configurable"]["graph_id"] = graph_id
     durability = body.durability
     if durability is None and body.checkpoint_during is not None:
         durability = "async" if body.checkpoint_during else "exit"
@@ -151,6 +158,23 @@ async def create_run(
     await services.threads.set_status(thread_id, "busy")
     services.executor.submit(record, delay=body.after_seconds or 0.0)
     return record
+
+
+def _run_config(assistant: dict[str, Any], body: RunCreate) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's config and context: the run's own over its assistant's, as langgraph-api merges.
+
+    context and configurable mirror each other: either one the run gives reaches the graph both
+    as ``config["configurable"]`` and as ``Runtime.context``. The assistant's config merges
+    under the run's key by key, and its ``configurable`` under the run's ``configurable``; it
+    reaches ``config["configurable"]`` only, not the context (langgraph-api's ``Runs.put``).
+    """
+    own = copy.deepcopy(body.config.as_dict()) if body.config is not None else {}
+    configurable = own.pop("configurable", None) or {}
+    context = copy.deepcopy(body.context) if body.context else dict(configurable)
+    configurable.update(context)
+    config = assistant | own
+    config["configurable"] = (assistant.get("configurable") or {}) | configurable
+    return config, context
 
 
 def _checkpoint(body: RunCreate) -> dict[str, Any]:

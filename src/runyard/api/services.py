@@ -8,6 +8,7 @@ close. An ``AsyncExitStack`` holds the closing steps, so the order is written on
 
 from __future__ import annotations
 
+import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
@@ -41,6 +42,10 @@ class Services:
     threads: ThreadStore
     checkpointer: Any
     store: Any = None
+
+    def assistant_config(self, graph_id: str) -> dict[str, Any]:
+        """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
+        return copy.deepcopy(self.settings.assistant_configs.get(graph_id) or {})
 
 
 @asynccontextmanager

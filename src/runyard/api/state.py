@@ -6,13 +6,16 @@ a lock while ``alist`` yields, and a slow client must not block the runs writing
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
+from langgraph.errors import EmptyInputError, InvalidUpdateError
 from langgraph.types import StateSnapshot
 
 from ..runs.serde import to_jsonable
-from .errors import NotFound
+from .errors import BadRequest, NotFound, Unprocessable
 from .services import Services
 
 EMPTY_STATE: dict[str, Any] = {
@@ -66,6 +69,16 @@ def snapshot_json(snapshot: StateSnapshot) -> dict[str, Any]:
     }
 
 
+@contextmanager
+def _bad_input_is_400(thread_id: str) -> Iterator[None]:
+    """LangGraph's refusals of what the client asked (values that do not fit the state, a
+    ``checkpoint_ns`` naming no subgraph) as 400s, as langgraph-api answers them."""
+    try:
+        yield
+    except (InvalidUpdateError, EmptyInputError, ValueError) as exc:
+        raise BadRequest(f"Thread {thread_id}: {exc}") from exc
+
+
 async def thread_graph_id(services: Services, thread_id: str, *, user_id: str | None = None) -> str | None:
     thread = await services.threads.get(thread_id, user_id=user_id)
     if thread is None:
@@ -90,10 +103,13 @@ async def get_state(
         return dict(EMPTY_STATE)
     config = thread_config(thread_id, checkpoint)
     async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
-        snapshot = await graph.aget_state(config, subgraphs=subgraphs)
-    if checkpoint and checkpoint.get("checkpoint_id") and not snapshot.config:
+        with _bad_input_is_400(thread_id):
+            snapshot = await graph.aget_state(config, subgraphs=subgraphs)
+    # Without a saved checkpoint LangGraph echoes the config it was given, with no checkpoint_id.
+    saved = bool(snapshot.config and snapshot.config.get("configurable", {}).get("checkpoint_id"))
+    if checkpoint and checkpoint.get("checkpoint_id") and not saved:
         raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found on thread {thread_id}")
-    if not snapshot.config:
+    if not saved:
         return dict(EMPTY_STATE)
     return snapshot_json(snapshot)
 
@@ -113,12 +129,13 @@ async def get_history(
     config = thread_config(thread_id, checkpoint)
     before_config = thread_config(thread_id, before) if before else None
     async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
-        snapshots = [
-            s
-            async for s in graph.aget_state_history(
-                config, limit=limit, before=before_config, filter=metadata
-            )
-        ]
+        with _bad_input_is_400(thread_id):
+            snapshots = [
+                s
+                async for s in graph.aget_state_history(
+                    config, limit=limit, before=before_config, filter=metadata
+                )
+            ]
     return [snapshot_json(s) for s in snapshots]
 
 
@@ -136,10 +153,9 @@ async def update_state(
     config = thread_config(thread_id, checkpoint)
     async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
         if as_node is not None and as_node not in graph.nodes:
-            from .errors import Unprocessable
-
             raise Unprocessable(
                 f"Unknown node '{as_node}'. Nodes of graph '{graph_id}': {', '.join(graph.nodes)}"
             )
-        new_config = await graph.aupdate_state(config, values, as_node=as_node)
+        with _bad_input_is_400(thread_id):
+            new_config = await graph.aupdate_state(config, values, as_node=as_node)
     return {"checkpoint": _checkpoint_of(new_config)}

@@ -9,11 +9,11 @@ Parsing imports nothing and changes nothing: ``environment`` applies ``env`` and
 starts with the file and the offending key, e.g.
 ``/srv/app/langgraph.json: graphs.chat: './chat.py' has no ':name' part; ...``.
 
-Keys runyard does not use yet (``auth``, ``checkpointer``, the ``http`` options beyond ``app``
-and ``disable_*``) are validated for shape and kept as data. Keys that only concern building a
-container image (``python_version``, ``dockerfile_lines``...) are kept in ``extra`` silently;
-keys nobody knows are kept in ``extra`` with a warning (a typo should not stop a server, but
-should not pass unnoticed either).
+Keys runyard does not use yet (``auth``, ``checkpointer``, the ``http`` options beyond ``app``,
+``disable_*`` and ``mount_prefix``) are validated for shape and kept as data. Keys that only
+concern building a container image (``python_version``, ``dockerfile_lines``...) are kept in
+``extra`` silently; keys nobody knows are kept in ``extra`` with a warning (a typo should not
+stop a server, but should not pass unnoticed either).
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ import logging
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from .errors import ConfigError
 from .loader import ImportSpec, parse_import_spec
@@ -87,6 +87,15 @@ class HttpConfig(BaseModel):
     mount_prefix: str | None = None
     enable_custom_route_auth: bool = False
     middleware_order: Literal["auth_first", "middleware_first"] | None = None
+
+    @field_validator("mount_prefix")
+    @classmethod
+    def _prefix(cls, value: str | None) -> str | None:
+        if value is not None and (not value.startswith("/") or value.endswith("/")):
+            raise ValueError(
+                f"{value!r} must start with '/' and must not end with '/' (e.g. '/my-api', '/api/v1')"
+            )
+        return value
 
 
 class IndexConfig(BaseModel):

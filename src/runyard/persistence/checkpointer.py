@@ -55,3 +55,15 @@ async def open_checkpointer(*, database_url: str | None, sqlite_path: Path) -> A
     opened = _postgres(database_url) if database_url else _sqlite(sqlite_path)
     async with opened as saver:
         yield saver
+
+
+async def delete_all_checkpoints(saver: Any) -> int:
+    """Delete the checkpoints of every thread the saver holds; return how many threads had some.
+
+    Goes through the saver's own ``alist``/``adelete_thread``, so it works for any saver. Slow
+    for a large history, and meant for dev mode's ``POST /internal/truncate`` only.
+    """
+    thread_ids = {str(item.config["configurable"]["thread_id"]) async for item in saver.alist(None)}
+    for thread_id in thread_ids:
+        await saver.adelete_thread(thread_id)
+    return len(thread_ids)

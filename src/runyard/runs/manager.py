@@ -538,6 +538,30 @@ class RunManager:
             removed = await self._retry(f"delete for run {run_id}", lambda: store.delete(run_id)) or removed
         return removed
 
+    def unsettled(self) -> list[RunRecord]:
+        """This process's runs that are active, or whose task is still unwinding."""
+        return [
+            r for r in self._runs.values() if r.status.is_active or (r.task is not None and not r.task.done())
+        ]
+
+    async def delete_all(self) -> int:
+        """Forget every run, here and in the store (dev mode's truncation); return how many rows went.
+
+        Raises ``ConflictError`` while a run of this process is unsettled: cancel and await it first.
+        """
+        unsettled = self.unsettled()
+        if unsettled:
+            raise ConflictError(
+                f"{len(unsettled)} run(s) still active ({unsettled[0].run_id}, ...); cancel them first"
+            )
+        removed = len(self._runs)
+        self._runs.clear()
+        self._finished.clear()
+        store = self._store
+        if store is not None:
+            removed = await self._retry("delete_all", store.delete_all)
+        return removed
+
     async def update_model_name(self, run_id: str, model_name: str | None) -> None:
         """Record which model a run used (known only once the graph picks one)."""
         record = self._runs.get(run_id)

@@ -133,6 +133,13 @@ class ThreadStore(ABC):
         """Remove the row; False when it is missing or hidden."""
 
     @abstractmethod
+    async def delete_all(self) -> int:
+        """Remove every row, whoever owns it; return how many there were.
+
+        For the dev-mode test helper ``POST /internal/truncate`` only.
+        """
+
+    @abstractmethod
     async def search(
         self,
         *,

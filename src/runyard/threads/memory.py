@@ -115,6 +115,11 @@ class MemoryThreadStore(ThreadStore):
         del self._rows[thread_id]
         return True
 
+    async def delete_all(self) -> int:
+        count = len(self._rows)
+        self._rows.clear()
+        return count
+
     def _matching(
         self,
         *,

@@ -226,6 +226,10 @@ class SqlThreadStore(ThreadStore):
         async with self._engine.begin() as conn:
             return (await conn.execute(statement)).first() is not None
 
+    async def delete_all(self) -> int:
+        async with self._engine.begin() as conn:
+            return (await conn.execute(delete(threads))).rowcount
+
     async def set_status(
         self,
         thread_id: str,

@@ -16,6 +16,8 @@ from .base import IF_EXISTS_MODES, SORT_FIELDS, SORT_ORDERS, THREAD_STATUSES, TT
 from .errors import InvalidThreadInputError
 
 _TTL_KEYS = ("strategy", "ttl")
+MAX_TTL_MINUTES = 100 * 366 * 24 * 60
+"""A century: any longer and the expiry instant would overflow a datetime (year 9999)."""
 
 
 def _one_of(kind: str, value: object, allowed: Sequence[str]) -> str:
@@ -89,6 +91,10 @@ def minutes(value: object) -> int | float:
         raise InvalidThreadInputError(f"ttl must be a number of minutes, got {value!r}")
     if not math.isfinite(value) or value <= 0:
         raise InvalidThreadInputError(f"ttl must be a positive number of minutes, got {value!r}")
+    if value > MAX_TTL_MINUTES:
+        raise InvalidThreadInputError(
+            f"ttl must be at most {MAX_TTL_MINUTES} minutes (a century), got {value!r}"
+        )
     return int(value) if float(value).is_integer() else float(value)
 
 

@@ -1,7 +1,13 @@
-"""Assistants: one system assistant per graph of ``langgraph.json``."""
+"""Assistants: one system assistant per graph of ``langgraph.json``.
+
+A system assistant's config is its graph's entry in ``LANGGRAPH_CONFIG`` (``{}`` without one),
+as langgraph-api registers it; runs of the assistant get it merged under their own config.
+"""
 
 from __future__ import annotations
 
+import logging
+from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
@@ -12,6 +18,7 @@ from ..errors import NotFound
 from ..models import AssistantCount, AssistantSearch
 from ..services import Services
 
+logger = logging.getLogger(__name__)
 router = APIRouter(tags=["assistants"])
 _STARTED = now_iso()
 
@@ -28,7 +35,7 @@ def system_assistants(services: Services) -> list[dict[str, Any]]:
             {
                 "assistant_id": entry.assistant_id,
                 "graph_id": entry.graph_id,
-                "config": {},
+                "config": services.assistant_config(entry.graph_id),
                 "context": {},
                 "metadata": {"created_by": "system"},
                 "name": entry.graph_id,
@@ -92,16 +99,29 @@ async def get_assistant_graph(
     return result
 
 
+def _schema(graph_id: str, what: str, build: Callable[[], Any]) -> Any:
+    """One JSON schema of a graph, or None when LangGraph cannot build it (langgraph-api's fallback:
+    e.g. a state declared with ``typing.TypedDict``, which pydantic refuses on Python < 3.12)."""
+    try:
+        return build()
+    except Exception as exc:
+        logger.warning(
+            "Failed to get the %s schema of graph %s: %s: %s", what, graph_id, type(exc).__name__, exc
+        )
+        return None
+
+
 @router.get("/assistants/{assistant_id}/schemas")
 async def get_assistant_schemas(assistant_id: str, request: Request) -> dict[str, Any]:
     services = _services(request)
     assistant = _find(services, assistant_id)
-    async with services.graphs.open(assistant["graph_id"]) as graph:
+    graph_id = assistant["graph_id"]
+    async with services.graphs.open(graph_id) as graph:
         return {
-            "graph_id": assistant["graph_id"],
-            "input_schema": graph.get_input_jsonschema(),
-            "output_schema": graph.get_output_jsonschema(),
-            "state_schema": graph.get_input_jsonschema(),
-            "config_schema": graph.get_config_jsonschema(),
-            "context_schema": graph.get_context_jsonschema(),
+            "graph_id": graph_id,
+            "input_schema": _schema(graph_id, "input", graph.get_input_jsonschema),
+            "output_schema": _schema(graph_id, "output", graph.get_output_jsonschema),
+            "state_schema": _schema(graph_id, "state", graph.get_input_jsonschema),
+            "config_schema": _schema(graph_id, "config", graph.get_config_jsonschema),
+            "context_schema": _schema(graph_id, "context", graph.get_context_jsonschema),
         }

@@ -7,14 +7,15 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 import orjson
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Body, Header, Query, Request, Response
 from fastapi.responses import StreamingResponse
 
 from ...runs import RunRecord
 from ...runs.schemas import DisconnectMode, RunStatus
-from ..errors import Conflict, NotFound
-from ..models import CancelMany, RunCreate
-from ..run_service import create_run, run_json
+from ...runs.stream_modes import normalize
+from ..errors import Conflict, NotFound, Unprocessable
+from ..models import MAX_OFFSET, CancelMany, RunCreate
+from ..run_service import create_run, preflight, run_json
 from ..services import Services
 from ..streaming import SSE_HEADERS, SSE_MEDIA_TYPE, final_values, sse_body
 
@@ -138,7 +139,7 @@ async def list_thread_runs(
     thread_id: UUID,
     request: Request,
     limit: Annotated[int, Query(ge=1, le=1000)] = 10,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    offset: Annotated[int, Query(ge=0, le=MAX_OFFSET)] = 0,
     status: RunStatus | None = None,
 ) -> list[dict[str, Any]]:
     services = _services(request)
@@ -206,17 +207,24 @@ async def join_thread_run_stream(
 
 
 def _parse_modes(raw: list[str] | None) -> set[str] | None:
+    """The modes a join asks for: repeated ``stream_mode`` values, each a mode or a JSON list."""
     if not raw:
         return None
-    modes: set[str] = set()
+    modes: list[str] = []
     for item in raw:
         if not item:  # the SDK sends ``stream_mode=`` when it has none
             continue
-        if item.startswith("["):
-            modes.update(orjson.loads(item))
-        else:
-            modes.add(item)
-    return modes or None
+        if not item.startswith("["):
+            modes.append(item)
+            continue
+        try:
+            parsed = orjson.loads(item)
+        except orjson.JSONDecodeError as exc:
+            raise Unprocessable(f"stream_mode {item!r} is neither a mode nor a JSON list: {exc}") from exc
+        if not isinstance(parsed, list) or not all(isinstance(mode, str) for mode in parsed):
+            raise Unprocessable(f"stream_mode {item!r}: a JSON list of mode names was expected")
+        modes.extend(parsed)
+    return set(normalize(modes)) if modes else None
 
 
 @router.post("/threads/{thread_id}/runs/{run_id}/cancel", response_model=None)
@@ -253,6 +261,19 @@ async def create_stateless_run(body: RunCreate, request: Request, response: Resp
     record = await create_run(_services(request), body, thread_id=None)
     response.headers["Content-Location"] = f"/runs/{record.run_id}"
     return run_json(record)
+
+
+@router.post("/runs/batch")
+async def create_stateless_run_batch(
+    body: Annotated[list[RunCreate], Body(min_length=1, max_length=1000)], request: Request
+) -> list[dict[str, Any]]:
+    """Create several stateless background runs (the SDK's ``runs.create_batch``); their Run bodies
+    come back in the order given. Every payload is checked before any run is created, so a bad
+    one refuses the whole batch."""
+    services = _services(request)
+    for payload in body:
+        preflight(services, payload, stateless=True)
+    return [run_json(await create_run(services, payload, thread_id=None)) for payload in body]
 
 
 @router.post("/runs/stream")

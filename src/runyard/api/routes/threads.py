@@ -3,18 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Query, Request, Response
-from pydantic import BaseModel, ConfigDict
+from pydantic import Field, field_validator
 
 from ..errors import NotFound, Unprocessable
-from ..models import ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch
+from ..models import Checkpoint, Strict, ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch, ThreadTtl
 from ..services import Services
 from ..state import get_history, get_state, update_state
 
 router = APIRouter(tags=["threads"])
+METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""Keys a history metadata filter may use (the SQLite saver's rule, applied on every backend)."""
 
 
 def _services(request: Request) -> Services:
@@ -22,12 +25,12 @@ def _services(request: Request) -> Services:
     return services
 
 
-def _ttl(raw: dict[str, Any] | float | None) -> dict[str, Any] | None:
+def _ttl(raw: ThreadTtl | float | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     if isinstance(raw, int | float):
         return {"strategy": "delete", "ttl": raw}
-    return raw
+    return raw.model_dump()
 
 
 def thread_json(row: dict[str, Any]) -> dict[str, Any]:
@@ -136,9 +139,8 @@ async def thread_state_at(
     )
 
 
-class _CheckpointBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    checkpoint: dict[str, Any]
+class _CheckpointBody(Strict):
+    checkpoint: Checkpoint
     subgraphs: bool = False
 
 
@@ -147,21 +149,23 @@ async def thread_state_at_checkpoint(
     thread_id: UUID, body: _CheckpointBody, request: Request
 ) -> dict[str, Any]:
     return await get_state(
-        _services(request), str(thread_id), checkpoint=body.checkpoint, subgraphs=body.subgraphs
+        _services(request),
+        str(thread_id),
+        checkpoint=body.checkpoint.model_dump(exclude_none=True),
+        subgraphs=body.subgraphs,
     )
 
 
-class _StateUpdate(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class _StateUpdate(Strict):
     values: Any = None
     as_node: str | None = None
-    checkpoint: dict[str, Any] | None = None
+    checkpoint: Checkpoint | None = None
     checkpoint_id: str | None = None
 
 
 @router.post("/threads/{thread_id}/state")
 async def thread_update_state(thread_id: UUID, body: _StateUpdate, request: Request) -> dict[str, Any]:
-    checkpoint = dict(body.checkpoint or {})
+    checkpoint = body.checkpoint.model_dump(exclude_none=True) if body.checkpoint else {}
     if body.checkpoint_id:
         checkpoint["checkpoint_id"] = body.checkpoint_id
     return await update_state(
@@ -173,22 +177,39 @@ async def thread_update_state(thread_id: UUID, body: _StateUpdate, request: Requ
     )
 
 
-class _HistoryBody(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-    limit: int = 10
-    before: dict[str, Any] | str | None = None
-    metadata: dict[str, Any] | None = None
-    checkpoint: dict[str, Any] | None = None
+class _CheckpointConfig(Strict):
+    """A checkpoint as a config: ``{"configurable": {"checkpoint_id": ...}}``."""
+
+    configurable: Checkpoint
 
 
-def _before(raw: dict[str, Any] | str | None) -> dict[str, Any] | None:
+class _HistoryBody(Strict):
+    limit: int = Field(default=10, ge=1, le=1000)
+    before: Checkpoint | _CheckpointConfig | str | None = None
+    metadata: dict[str, Any] | None = Field(
+        default=None,
+        description="Checkpoint metadata to match; keys may hold letters, digits, '_', '.' and '-'",
+        json_schema_extra={"propertyNames": {"pattern": METADATA_KEY.pattern}},
+    )
+    checkpoint: Checkpoint | None = None
+
+    @field_validator("metadata")
+    @classmethod
+    def _keys(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key in value or {}:
+            if not METADATA_KEY.match(key):
+                raise ValueError(f"metadata filter key {key!r}: use letters, digits, '_', '.' and '-' only")
+        return value
+
+
+def _before(raw: Checkpoint | _CheckpointConfig | str | None) -> dict[str, Any] | None:
     if raw is None:
         return None
     if isinstance(raw, str):
         return {"checkpoint_id": raw}
-    if "configurable" in raw:
-        return dict(raw["configurable"])
-    return raw
+    if isinstance(raw, _CheckpointConfig):
+        raw = raw.configurable
+    return raw.model_dump(exclude_none=True)
 
 
 @router.post("/threads/{thread_id}/history")
@@ -199,7 +220,7 @@ async def thread_history(thread_id: UUID, body: _HistoryBody, request: Request) 
         limit=body.limit,
         before=_before(body.before),
         metadata=body.metadata,
-        checkpoint=body.checkpoint,
+        checkpoint=body.checkpoint.model_dump(exclude_none=True) if body.checkpoint else None,
     )
 
 

@@ -173,6 +173,14 @@ class RunStore(ABC):
         """Remove the row; False when there was none."""
 
     @abstractmethod
+    async def delete_all(self) -> int:
+        """Remove every row, whatever its status; return how many there were.
+
+        For the dev-mode test helper ``POST /internal/truncate``: the caller has settled the
+        active runs first. Nothing else deletes rows wholesale.
+        """
+
+    @abstractmethod
     async def list_inflight(self, *, before: str | None = None) -> list[dict[str, Any]]:
         """Active rows (pending, running, or NULL status), oldest first.
 

@@ -226,6 +226,11 @@ class MemoryRunStore(RunStore):
     async def delete(self, run_id: str) -> bool:
         return self._rows.pop(run_id, None) is not None
 
+    async def delete_all(self) -> int:
+        count = len(self._rows)
+        self._rows.clear()
+        return count
+
     async def list_inflight(self, *, before: str | None = None) -> list[dict[str, Any]]:
         cutoff = parse_iso(before) if before else None
         rows = [
