@@ -349,7 +349,8 @@ class RunExecutor:
             with suppress(StreamError):
                 await self._publish(run_id, "error", error_payload(exc))
         finally:
-            await self._settle(record, status, error, last_values, cancelled, paused)
+            # Shielded: a second cancel must not leave a half-written outcome.
+            await asyncio.shield(self._write_outcome(record, status, error, last_values, cancelled, paused))
 
     async def _stream(
         self, graph: Any, record: RunRecord, config: RunnableConfig, api_modes: list[str], subgraphs: bool
@@ -422,18 +423,6 @@ class RunExecutor:
             logger.warning(
                 "Could not roll back thread %s after run %s", record.thread_id, record.run_id, exc_info=True
             )
-
-    async def _settle(
-        self,
-        record: RunRecord,
-        status: RunStatus,
-        error: str | None,
-        last_values: Any,
-        cancelled: bool,
-        paused: bool = False,
-    ) -> None:
-        """Write the attempt's outcome. Shielded: a second cancel must not leave a half-written end."""
-        await asyncio.shield(self._write_outcome(record, status, error, last_values, cancelled, paused))
 
     async def _write_outcome(
         self,

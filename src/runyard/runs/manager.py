@@ -208,6 +208,34 @@ class RunManager:
 
     # -- creation and admission ------------------------------------------------------------
 
+    async def _register(
+        self, record: RunRecord, describe: str, write: Callable[[RunStore], Awaitable[T]]
+    ) -> T | None:
+        """Make ``record`` live, then durable; withdraw it when the write fails.
+
+        The withdrawal also covers cancellation of the caller, which ``except Exception`` does
+        not see, so no reader ever finds a live run that has no row.
+        """
+        self._runs[record.run_id] = record
+        persisted = False
+        try:
+            result: T | None = None
+            store = self._store
+            if store is not None:
+                result = await self._retry(f"{describe} for run {record.run_id}", lambda: write(store))
+            persisted = True
+            return result
+        except ConflictError:
+            raise
+        except Exception:
+            logger.warning(
+                "Failed to persist run %s; rolled back in-memory record", record.run_id, exc_info=True
+            )
+            raise
+        finally:
+            if not persisted:
+                self._runs.pop(record.run_id, None)
+
     async def create(
         self,
         thread_id: str,
@@ -236,24 +264,7 @@ class RunManager:
             model_name=model_name,
             run_id=None,
         )
-        self._runs[record.run_id] = record
-        persisted = False
-        try:
-            store = self._store
-            if store is not None:
-                await self._retry(
-                    f"put for run {record.run_id}", lambda: store.put(record.run_id, **record.to_row())
-                )
-            persisted = True
-        except Exception:
-            logger.warning(
-                "Failed to persist run %s; rolled back in-memory record", record.run_id, exc_info=True
-            )
-            raise
-        finally:
-            # Also covers cancellation, which ``except Exception`` does not see.
-            if not persisted:
-                self._runs.pop(record.run_id, None)
+        await self._register(record, "put", lambda store: store.put(record.run_id, **record.to_row()))
         logger.debug("Run created: run_id=%s thread_id=%s", record.run_id, thread_id)
         return record
 
@@ -294,23 +305,12 @@ class RunManager:
                 model_name=model_name,
                 run_id=run_id,
             )
-            self._runs[record.run_id] = record
-            interrupted_ids: list[str] = []
-            persisted = False
-            try:
-                store = self._store
-                if store is not None:
-                    interrupted_ids = await self._retry(
-                        f"admit for run {record.run_id}",
-                        lambda: store.admit(record.run_id, strategy=multitask_strategy, **record.to_row()),
-                    )
-                persisted = True
-            except Exception:
-                logger.debug("Admission of run %s failed; rolled back in-memory record", record.run_id)
-                raise
-            finally:
-                if not persisted:
-                    self._runs.pop(record.run_id, None)
+            admitted = await self._register(
+                record,
+                "admit",
+                lambda store: store.admit(record.run_id, strategy=multitask_strategy, **record.to_row()),
+            )
+            interrupted_ids: list[str] = admitted or []
             cancelled: list[RunRecord] = []
             if multitask_strategy in _CANCEL_ACTIONS:
                 targets = {r.run_id: r for r in inflight}

@@ -27,6 +27,7 @@ from abc import ABC, abstractmethod
 from typing import Any
 
 from ..errors import UnsupportedStrategyError
+from ..record import USAGE_FIELDS
 from ..schemas import SUPPORTED_STRATEGIES
 
 ROW_FIELDS: tuple[str, ...] = (
@@ -46,31 +47,11 @@ ROW_FIELDS: tuple[str, ...] = (
     "owner",
     "attempt",
     "lease_expires_at",
-    "total_input_tokens",
-    "total_output_tokens",
-    "total_tokens",
-    "llm_call_count",
-    "message_count",
-    "token_usage_by_model",
-    "last_ai_message",
-    "first_human_message",
+    *USAGE_FIELDS,
 )
 
 # Columns ``update_run_completion`` and ``update_run_progress`` may write.
-USAGE_COLUMNS: frozenset[str] = frozenset(
-    {
-        "total_input_tokens",
-        "total_output_tokens",
-        "total_tokens",
-        "llm_call_count",
-        "message_count",
-        "token_usage_by_model",
-        "last_ai_message",
-        "first_human_message",
-        "error",
-        "model_name",
-    }
-)
+USAGE_COLUMNS: frozenset[str] = frozenset({*USAGE_FIELDS, "error", "model_name"})
 
 
 class RunStore(ABC):
