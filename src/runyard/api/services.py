@@ -55,9 +55,10 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         run_store = SqlRunStore.from_url(settings.run_store_url)
         await run_store.setup()
         stack.push_async_callback(run_store.close)
-        threads = SqlThreadStore.from_url(settings.run_store_url)
-        await threads.setup()
-        stack.push_async_callback(threads.close)
+        # On the run store's runner: one SQLite loop connection for both, so their writes never
+        # contend for the lock. Its setup is the run store's (one migration covers both tables),
+        # and the run store closes the runner, after everything that writes to either store.
+        threads = SqlThreadStore.from_runner(run_store.runner)
         bridge = MemoryStreamBridge()
         stack.push_async_callback(bridge.close)
         checkpointer = await stack.enter_async_context(

@@ -3,7 +3,9 @@
 A store builds its statements once and hands them, with their parameters, to a runner:
 
 - ``write(*steps)`` runs the steps in order as one transaction and returns, for each, the
-  number of rows it matched and the rows it returned (RETURNING), type-processed;
+  number of rows it matched and the rows it returned (RETURNING), type-processed. A step may
+  also be a ``Then``: a plain function, called inside the transaction with the outcomes so far,
+  that returns the next step (or None to skip it), for a read-modify-write under one lock;
 - ``read(statement, params)`` runs one SELECT and returns its type-processed rows.
 
 Errors come out as SQLAlchemy's (``IntegrityError``, ``OperationalError``, ...) with the driver's
@@ -18,7 +20,7 @@ on SQLAlchemy's async engine (psycopg 3, aiosqlite).
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any, NamedTuple, Protocol
 
 from sqlalchemy import Engine, Executable
@@ -38,6 +40,13 @@ class Outcome(NamedTuple):
     rows: list[Sequence[Any]]
 
 
+# A step decided inside the transaction from the outcomes of the steps before it; None skips it
+# (its outcome is then empty). It must not block or await: on SQLite it runs under the write lock.
+Then = Callable[[Sequence[Outcome]], Step | None]
+
+_SKIPPED = Outcome(0, [])
+
+
 class StatementRunner(Protocol):
     """Runs Core statements; one ``write`` is one transaction."""
 
@@ -53,7 +62,7 @@ class StatementRunner(Protocol):
         """Apply pending migrations (``migrate.upgrade``), safely from many processes at once."""
         ...
 
-    async def write(self, *steps: Step) -> list[Outcome]: ...
+    async def write(self, *steps: Step | Then) -> list[Outcome]: ...
 
     async def read(self, statement: Executable, params: Mapping[str, Any]) -> list[Sequence[Any]]: ...
 
@@ -77,10 +86,15 @@ class AsyncEngineRunner:
     async def upgrade_schema(self) -> None:
         await migrate.upgrade(self._engine)
 
-    async def write(self, *steps: Step) -> list[Outcome]:
+    async def write(self, *steps: Step | Then) -> list[Outcome]:
         outcomes: list[Outcome] = []
         async with self._engine.begin() as conn:
-            for statement, params in steps:
+            for step in steps:
+                decided = step(outcomes) if callable(step) else step
+                if decided is None:
+                    outcomes.append(_SKIPPED)
+                    continue
+                statement, params = decided
                 result = await conn.execute(statement, params)
                 rows: list[Sequence[Any]] = list(result.all()) if result.returns_rows else []
                 outcomes.append(Outcome(result.rowcount, rows))

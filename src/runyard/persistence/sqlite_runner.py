@@ -58,13 +58,16 @@ from sqlalchemy.exc import DBAPIError, OperationalError
 
 from . import migrate
 from .engine import configure_sqlite_connection, create_engine, create_sqlite_engine
-from .runner import Outcome, Step
+from .runner import Outcome, Step, Then
 from .sqlite_prepared import Prepared, PreparedCache
 
 logger = logging.getLogger(__name__)
 
 T = TypeVar("T")
-_Bound = list[tuple[Prepared, Mapping[str, Any]]]
+_BoundStep = tuple[Prepared, Mapping[str, Any]]
+# A bound step, or a ``Then`` that binds the step it decides on (None: skipped).
+_Bound = list[_BoundStep | Callable[[Sequence[Outcome]], _BoundStep | None]]
+_SKIPPED = Outcome(0, [])
 _BUSY_CODES = frozenset({sqlite3.SQLITE_BUSY, sqlite3.SQLITE_LOCKED})
 
 
@@ -86,7 +89,12 @@ def _transaction(conn: sqlite3.Connection, steps: _Bound) -> list[Outcome]:
         raise _translate(exc, "BEGIN IMMEDIATE", ()) from exc
     try:
         outcomes: list[Outcome] = []
-        for prepared, params in steps:
+        for step in steps:
+            decided = step(outcomes) if callable(step) else step
+            if decided is None:
+                outcomes.append(_SKIPPED)
+                continue
+            prepared, params = decided
             bound = prepared.bind(params)
             try:
                 cursor = conn.execute(prepared.sql, bound)
@@ -164,11 +172,11 @@ class SqliteRunner:
         finally:
             await engine.dispose()
 
-    async def write(self, *steps: Step) -> list[Outcome]:
+    async def write(self, *steps: Step | Then) -> list[Outcome]:
         conn = self._conn
         if conn is None or not self._lock_free.is_set():
             conn = await self._ready_to_write()
-        bound: _Bound = [(self._prepared.get(statement, params), params) for statement, params in steps]
+        bound: _Bound = [self._bind_later(step) if callable(step) else self._bind(step) for step in steps]
         try:
             outcomes = _transaction(conn, bound)
         except OperationalError as exc:
@@ -185,6 +193,17 @@ class SqliteRunner:
         if self._writes_since_checkpoint >= self._checkpoint_every:
             self._start_checkpoint()
         return outcomes
+
+    def _bind(self, step: Step) -> _BoundStep:
+        statement, params = step
+        return self._prepared.get(statement, params), params
+
+    def _bind_later(self, then: Then) -> Callable[[Sequence[Outcome]], _BoundStep | None]:
+        def bind(outcomes: Sequence[Outcome]) -> _BoundStep | None:
+            step = then(outcomes)
+            return None if step is None else self._bind(step)
+
+        return bind
 
     async def read(self, statement: Executable, params: Mapping[str, Any]) -> list[Sequence[Any]]:
         conn = self._conn or await self._open()

@@ -7,8 +7,14 @@ row lock and SQLite's write lock before the row is read, so two merges never los
 database, whichever process holds it.
 
 Searches page in SQL. On SQLite a metadata or values filter is a pre-filter in SQL plus an
-exact containment check in Python (``sql_filters``), so there the rows are streamed in order and
-paged after that check, stopping as soon as the page is full.
+exact containment check in Python (``sql_filters``), so there the rows passing the pre-filter
+are read in order (one snapshot) and paged after that check.
+
+Statements reach the database through a statement runner (``persistence.runner``), as the run
+store's do, and can share the run store's: on an on-disk SQLite file they run on stdlib
+``sqlite3`` on the event loop (``persistence.sqlite_runner``), on Postgres on the async engine.
+The fixed statements are built once per store (the SQLite runner caches compiled SQL by
+statement object); a search's, which depend on its filters, are built per call.
 """
 
 from __future__ import annotations
@@ -18,12 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, Row, Select, delete, func, select, update
+from sqlalchemy import Engine, Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
+from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..persistence import migrate
-from ..persistence.engine import create_engine
+from ..persistence.runner import AsyncEngineRunner, Outcome, StatementRunner, Step, create_runner
+from ..persistence.tables import UtcTimestamp
 from ..persistence.thread_tables import threads
 from ..runs.clock import now, parse_iso
 from . import sql_filters
@@ -40,13 +46,14 @@ from .validate import (
     parse_ttl,
 )
 
-# The SELECT list of every read; ``_to_row`` reads the columns by name.
+# The SELECT list of every read; ``_to_row`` reads the columns by position.
 _COLUMNS = tuple(threads.c)
+_NAMES = tuple(column.name for column in _COLUMNS)
 _BY_ID = threads.c.thread_id
 
 
-def _to_row(values: Row[Any]) -> dict[str, Any]:
-    column = values._mapping
+def _to_row(values: Sequence[Any]) -> dict[str, Any]:
+    column = dict(zip(_NAMES, values, strict=True))
     strategy = column["ttl_strategy"]
     return {
         "thread_id": column["thread_id"],
@@ -63,6 +70,10 @@ def _to_row(values: Row[Any]) -> dict[str, Any]:
         if strategy is None
         else TtlPolicy(strategy, minutes(column["ttl_minutes"])).as_row(column["expires_at"]),
     }
+
+
+def _first(outcome: Outcome) -> dict[str, Any] | None:
+    return _to_row(outcome.rows[0]) if outcome.rows else None
 
 
 def _ttl_columns(policy: TtlPolicy | None, start: datetime) -> dict[str, Any]:
@@ -95,44 +106,81 @@ def _new_columns(
     }
 
 
-def _visible_to(user_id: str | None) -> list[ColumnElement[bool]]:
-    return [] if user_id is None else [threads.c.user_id == user_id]
+class _Statements:
+    """The fixed statements of a store, built once: values come as parameters.
+
+    WHERE values are ``b_*`` binds; an INSERT or UPDATE sets the columns named by the other
+    parameters (SQLAlchemy compiles one per set of names).
+    """
+
+    def __init__(self, postgres: bool) -> None:
+        insert = postgresql.insert if postgres else sqlite.insert
+        by_id = threads.c.thread_id == bindparam("b_thread_id")
+        by_user = threads.c.user_id == bindparam("b_user_id")
+        stamp = bindparam("b_now", type_=UtcTimestamp())
+        self.insert = insert(threads).on_conflict_do_nothing(index_elements=[_BY_ID]).returning(*_COLUMNS)
+        self.get = select(*_COLUMNS).where(by_id)
+        self.get_for_user = select(*_COLUMNS).where(by_id, by_user)
+        # The first statement of a read-modify-write: takes the row's lock, then reads it.
+        self.lock = update(threads).where(by_id).values(updated_at=stamp).returning(*_COLUMNS)
+        self.lock_for_user = (
+            update(threads).where(by_id, by_user).values(updated_at=stamp).returning(*_COLUMNS)
+        )
+        self.rewrite = update(threads).where(by_id).returning(*_COLUMNS)
+        self.set_status = update(threads).where(by_id).returning(_BY_ID)
+        self.delete = delete(threads).where(by_id).returning(_BY_ID)
+        self.delete_for_user = delete(threads).where(by_id, by_user).returning(_BY_ID)
+        self.delete_all = delete(threads)
 
 
 class SqlThreadStore(ThreadStore):
     """Thread rows in the ``threads`` table of a SQLite or Postgres database."""
 
-    def __init__(self, engine: AsyncEngine, *, owns_engine: bool = False) -> None:
-        self._engine = engine
+    def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
+        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
+
+        A runner may be another store's (``SqlRunStore.runner``), so that both run on one
+        connection. ``close`` closes ``database`` only when ``owns_engine``.
+        """
+        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
         self._owns_engine = owns_engine
-        self._postgres = engine.dialect.name == "postgresql"
-        self._insert = postgresql.insert if self._postgres else sqlite.insert
+        self._postgres = self._db.dialect_name == "postgresql"
+        self._sql = _Statements(self._postgres)
 
     @classmethod
-    def from_url(cls, url: str) -> SqlThreadStore:
-        """A store on a new engine for ``url``, which ``close`` disposes of."""
-        return cls(create_engine(url), owns_engine=True)
+    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlThreadStore:
+        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes."""
+        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
+
+    @classmethod
+    def from_runner(cls, runner: StatementRunner) -> SqlThreadStore:
+        """A store on an existing runner, which its owner closes (``close`` leaves it open)."""
+        return cls(runner)
 
     @property
-    def engine(self) -> AsyncEngine:
-        return self._engine
+    def engine(self) -> AsyncEngine | Engine:
+        return self._db.engine
+
+    @property
+    def runner(self) -> StatementRunner:
+        return self._db
 
     async def setup(self) -> None:
-        await migrate.upgrade(self._engine)
+        await self._db.upgrade_schema()
 
     async def close(self) -> None:
         if self._owns_engine:
-            await self._engine.dispose()
+            await self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
-    async def _try_insert(self, conn: AsyncConnection, columns: Mapping[str, Any]) -> dict[str, Any] | None:
+    async def _try_insert(self, columns: Mapping[str, Any]) -> dict[str, Any] | None:
         """Insert a new row; None when the id is taken."""
-        statement = (
-            self._insert(threads).values(**columns).on_conflict_do_nothing(index_elements=[_BY_ID])
-        ).returning(*_COLUMNS)
-        inserted = (await conn.execute(statement)).first()
-        return None if inserted is None else _to_row(inserted)
+        (inserted,) = await self._db.write((self._sql.insert, columns))
+        return _first(inserted)
+
+    async def _rows(self, statement: Select[Any], params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        return [_to_row(values) for values in await self._db.read(statement, params)]
 
     async def _rewrite(
         self,
@@ -142,20 +190,23 @@ class SqlThreadStore(ThreadStore):
     ) -> dict[str, Any] | None:
         """Lock the row by stamping ``updated_at``, then write the columns ``change`` returns."""
         stamp = now()
-        by_id = [threads.c.thread_id == thread_id, *_visible_to(user_id)]
-        async with self._engine.begin() as conn:
-            lock = update(threads).where(*by_id).values(updated_at=stamp).returning(*_COLUMNS)
-            locked = (await conn.execute(lock)).first()
-            if locked is None:
+        params: dict[str, Any] = {"b_thread_id": thread_id, "b_now": stamp}
+        lock = self._sql.lock
+        if user_id is not None:
+            params["b_user_id"] = user_id
+            lock = self._sql.lock_for_user
+
+        def write_change(outcomes: Sequence[Outcome]) -> Step | None:
+            current = _first(outcomes[0])
+            if current is None:
                 return None
-            current = _to_row(locked)
             columns = change(current, stamp)
             if not columns:
-                return current
-            write = (
-                update(threads).where(threads.c.thread_id == thread_id).values(**columns).returning(*_COLUMNS)
-            )
-            return _to_row((await conn.execute(write)).one())
+                return None
+            return self._sql.rewrite, {**columns, "b_thread_id": thread_id}
+
+        locked, written = await self._db.write((lock, params), write_change)
+        return _first(written) or _first(locked)
 
     # -- writes ----------------------------------------------------------------------------
 
@@ -173,19 +224,13 @@ class SqlThreadStore(ThreadStore):
         meta = check_object("metadata", metadata)
         thread_id = thread_id or str(uuid.uuid4())
         for _ in range(3):  # the existing row may vanish between our insert and our read
-            async with self._engine.begin() as conn:
-                row = await self._try_insert(
-                    conn, _new_columns(thread_id, user_id, policy, metadata_json=meta)
-                )
-                if row is not None:
-                    return row
-                if mode == "raise":
-                    raise ThreadExistsError(thread_id)
-                found = (
-                    await conn.execute(select(*_COLUMNS).where(threads.c.thread_id == thread_id))
-                ).first()
-            if found is not None:
-                existing = _to_row(found)
+            row = await self._try_insert(_new_columns(thread_id, user_id, policy, metadata_json=meta))
+            if row is not None:
+                return row
+            if mode == "raise":
+                raise ThreadExistsError(thread_id)
+            existing = await self.get(thread_id)
+            if existing is not None:
                 if user_id is not None and existing["user_id"] != user_id:
                     raise ThreadExistsError(thread_id)
                 return existing
@@ -220,15 +265,16 @@ class SqlThreadStore(ThreadStore):
         return await self._rewrite(thread_id, None, rearm) is not None
 
     async def delete(self, thread_id: str, *, user_id: str | None = None) -> bool:
-        statement = (
-            delete(threads).where(threads.c.thread_id == thread_id, *_visible_to(user_id)).returning(_BY_ID)
-        )
-        async with self._engine.begin() as conn:
-            return (await conn.execute(statement)).first() is not None
+        if user_id is None:
+            step: Step = (self._sql.delete, {"b_thread_id": thread_id})
+        else:
+            step = (self._sql.delete_for_user, {"b_thread_id": thread_id, "b_user_id": user_id})
+        (deleted,) = await self._db.write(step)
+        return bool(deleted.rows)
 
     async def delete_all(self) -> int:
-        async with self._engine.begin() as conn:
-            return (await conn.execute(delete(threads))).rowcount
+        (deleted,) = await self._db.write((self._sql.delete_all, {}))
+        return deleted.rowcount
 
     async def set_status(
         self,
@@ -249,11 +295,9 @@ class SqlThreadStore(ThreadStore):
             columns["values_json"] = values
         if values is not UNSET or interrupts is not UNSET:
             columns["state_updated_at"] = stamp
-        statement = (
-            update(threads).where(threads.c.thread_id == thread_id).values(**columns).returning(_BY_ID)
-        )
-        async with self._engine.begin() as conn:
-            return (await conn.execute(statement)).first() is not None
+        columns["b_thread_id"] = thread_id
+        (updated,) = await self._db.write((self._sql.set_status, columns))
+        return bool(updated.rows)
 
     async def copy(
         self, thread_id: str, new_thread_id: str | None = None, *, user_id: str | None = None
@@ -272,8 +316,7 @@ class SqlThreadStore(ThreadStore):
             values_json=source["values"],
             interrupts_json=source["interrupts"],
         )
-        async with self._engine.begin() as conn:
-            row = await self._try_insert(conn, columns)
+        row = await self._try_insert(columns)
         if row is None:
             raise ThreadExistsError(new_thread_id)
         return row
@@ -281,10 +324,11 @@ class SqlThreadStore(ThreadStore):
     # -- reads -----------------------------------------------------------------------------
 
     async def get(self, thread_id: str, *, user_id: str | None = None) -> dict[str, Any] | None:
-        statement = select(*_COLUMNS).where(threads.c.thread_id == thread_id, *_visible_to(user_id))
-        async with self._engine.connect() as conn:
-            found = (await conn.execute(statement)).first()
-        return None if found is None else _to_row(found)
+        if user_id is None:
+            rows = await self._rows(self._sql.get, {"b_thread_id": thread_id})
+        else:
+            rows = await self._rows(self._sql.get_for_user, {"b_thread_id": thread_id, "b_user_id": user_id})
+        return rows[0] if rows else None
 
     async def search(
         self,
@@ -307,33 +351,22 @@ class SqlThreadStore(ThreadStore):
         order = sql_filters.ordering(field, descending=descending, postgres=self._postgres)
         statement = select(*_COLUMNS).where(*conditions).order_by(*order)
         if check is None:
-            async with self._engine.connect() as conn:
-                rows = (await conn.execute(statement.limit(limit).offset(offset))).all()
-            return [_to_row(row) for row in rows]
-        return await self._page_checked(statement, check, limit=limit, offset=offset)
-
-    async def _page_checked(
-        self, statement: Select[Any], check: sql_filters.Check, *, limit: int, offset: int
-    ) -> list[dict[str, Any]]:
-        """Stream the ordered rows, keep those ``check`` accepts, page over them, stop early."""
-        page: list[dict[str, Any]] = []
+            return await self._rows(statement.limit(limit).offset(offset), {})
         if limit == 0:
-            return page
+            return []
+        # SQLite only: the rows that pass the pre-filter, checked and paged here.
+        page: list[dict[str, Any]] = []
         skipped = 0
-        async with self._engine.connect() as conn:
-            result = await conn.stream(statement)
-            try:
-                async for values in result:
-                    if not check(values.metadata_json, values.values_json):
-                        continue
-                    if skipped < offset:
-                        skipped += 1
-                        continue
-                    page.append(_to_row(values))
-                    if len(page) == limit:
-                        break
-            finally:
-                await result.close()
+        for values_ in await self._db.read(statement, {}):
+            row = _to_row(values_)
+            if not check(row["metadata"], row["values"]):
+                continue
+            if skipped < offset:
+                skipped += 1
+                continue
+            page.append(row)
+            if len(page) == limit:
+                break
         return page
 
     async def count(
@@ -352,16 +385,12 @@ class SqlThreadStore(ThreadStore):
             user_id=user_id,
             postgres=self._postgres,
         )
-        async with self._engine.connect() as conn:
-            if check is None:
-                counting = select(func.count()).select_from(threads).where(*conditions)
-                return int((await conn.execute(counting)).scalar_one())
-            listing = select(threads.c.metadata_json, threads.c.values_json).where(*conditions)
-            result = await conn.stream(listing)
-            try:
-                return sum([1 async for meta, state in result if check(meta, state)])
-            finally:
-                await result.close()
+        if check is None:
+            counting = select(func.count()).select_from(threads).where(*conditions)
+            (found,) = await self._db.read(counting, {})
+            return int(found[0])
+        listing = select(threads.c.metadata_json, threads.c.values_json).where(*conditions)
+        return sum(1 for meta, state in await self._db.read(listing, {}) if check(meta, state))
 
     async def list_expired(self, now_iso: str, *, limit: int | None = None) -> list[str]:
         statement = (
@@ -371,5 +400,4 @@ class SqlThreadStore(ThreadStore):
         )
         if limit is not None:
             statement = statement.limit(max(0, limit))
-        async with self._engine.connect() as conn:
-            return list((await conn.execute(statement)).scalars())
+        return [found[0] for found in await self._db.read(statement, {})]

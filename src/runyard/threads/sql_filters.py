@@ -10,10 +10,11 @@ paths cannot spell is not checked at all), so the store checks the survivors wit
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import ColumnElement, func, literal
+from sqlalchemy import ColumnElement, func, literal, select
 from sqlalchemy.dialects.postgresql import JSONB
 
 from ..persistence.thread_tables import threads
@@ -42,7 +43,7 @@ def where(
         check_status(status)
     meta_pattern = check_object("metadata filter", metadata)
     values_pattern = check_object("values filter", values)
-    conditions = scope(ids=check_ids(ids), status=status, user_id=user_id)
+    conditions = scope(ids=check_ids(ids), status=status, user_id=user_id, postgres=postgres)
     patterns = [
         (column, pattern)
         for column, pattern in (
@@ -65,13 +66,22 @@ def where(
     return conditions, check
 
 
-def scope(*, ids: Sequence[str] | None, status: str | None, user_id: str | None) -> list[ColumnElement[bool]]:
-    """Conditions on plain columns, the same on both dialects."""
+def scope(
+    *, ids: Sequence[str] | None, status: str | None, user_id: str | None, postgres: bool = True
+) -> list[ColumnElement[bool]]:
+    """Conditions on plain columns.
+
+    On SQLite a list of ids is one JSON array bind read by ``json_each``, not an expanding
+    ``IN`` (which SQLAlchemy binds at execution, and the SQLite runner executes compiled SQL).
+    """
     conditions: list[ColumnElement[bool]] = []
     if user_id is not None:
         conditions.append(threads.c.user_id == user_id)
-    if ids is not None:
+    if ids is not None and postgres:
         conditions.append(threads.c.thread_id.in_(list(ids)))
+    elif ids is not None:
+        listed = func.json_each(literal(json.dumps(list(ids)))).table_valued("value")
+        conditions.append(threads.c.thread_id.in_(select(listed.c.value)))
     if status is not None:
         conditions.append(threads.c.status == status)
     return conditions
