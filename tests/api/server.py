@@ -30,6 +30,19 @@ class ServerProcess:
         self.log_path = data_dir / f"server-{self.port}.log"
 
     def start(self, *, env: dict[str, str] | None = None, args: list[str] | None = None) -> None:
+        """Start the server and wait until it answers; a port taken meanwhile gets a new one.
+
+        ``free_port`` can race with other processes on a busy machine: the server then exits
+        saying the port is in use (never serving on another), and we retry on a fresh port.
+        """
+        for _ in range(5):
+            if self._start_once(env, args):
+                return
+            self.port = free_port()
+            self.url = f"http://127.0.0.1:{self.port}"
+        raise RuntimeError(f"runyard serve found no free port\n--- server log ---\n{self.log()}")
+
+    def _start_once(self, env: dict[str, str] | None, args: list[str] | None) -> bool:
         cmd = [
             sys.executable,
             "-m",
@@ -48,20 +61,26 @@ class ServerProcess:
             cmd += ["--database-url", self.database_url]
         cmd += args or []
         self.data_dir.mkdir(parents=True, exist_ok=True)
+        before = len(self.log())
         log = self.log_path.open("ab")
         self.proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT, env=os.environ | (env or {}))
         proc = self.proc
 
         def ready() -> bool:
             try:
-                return httpx.get(f"{self.url}/ok", timeout=1.0).status_code == 200
+                answered = httpx.get(f"{self.url}/ok", timeout=1.0).status_code == 200
             except httpx.HTTPError:
                 return False
+            return answered and proc.poll() is None  # our process, not another one on the port
 
         try:
             wait_for(ready, timeout=60, what="runyard serve", alive=lambda: proc.poll() is None)
         except RuntimeError as exc:
+            if proc.poll() is not None and "already in use" in self.log()[before:]:
+                self.proc = None
+                return False
             raise RuntimeError(f"{exc}\n--- server log ---\n{self.log()}") from exc
+        return True
 
     def log(self) -> str:
         return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
