@@ -105,9 +105,10 @@ async def test_a_locked_database_sends_the_write_to_a_worker_thread(make: Make, 
     await runner.write((ADD, {"name": "first"}))
     with write_lock_held(db_path):
         pending = asyncio.create_task(runner.write((ADD, {"name": "waited"})))
-        started = time.monotonic()
-        await asyncio.sleep(0.2)  # the loop runs on while the write waits in its thread
-        assert time.monotonic() - started < 2
+        deadline = time.monotonic() + 10
+        while runner.busy_fallbacks == 0:  # the loop keeps running while the write moves to a thread
+            assert time.monotonic() < deadline, "the locked write never fell back to a worker thread"
+            await asyncio.sleep(0.01)  # poll step inside the deadline loop
         assert not pending.done()
         assert runner.busy_fallbacks == 1
         assert [row[0] for row in await runner.read(ALL, {})] == ["first"]  # reads do not wait
