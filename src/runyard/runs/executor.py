@@ -229,8 +229,8 @@ class RunExecutor:
                 logger.exception("Run scheduler pass failed; will retry on the next wake-up")
 
     def _thread_busy(self, record: RunRecord) -> bool:
-        for other in self.manager._runs.values():
-            if other is record or other.thread_id != record.thread_id:
+        for other in self.manager.live_records(record.thread_id):
+            if other is record:
                 continue
             if other.status is RunStatus.running or (other.task is not None and not other.task.done()):
                 return True

@@ -414,6 +414,11 @@ class RunManager:
         """True when this process holds a pending or running run on ``thread_id``."""
         return bool(self._inflight_on(thread_id))
 
+    def live_records(self, thread_id: str | None = None) -> list[RunRecord]:
+        """The records this process holds (optionally of one thread), for scheduling and cancels."""
+        records = list(self._runs.values())
+        return records if thread_id is None else [r for r in records if r.thread_id == thread_id]
+
     # -- transitions -----------------------------------------------------------------------
 
     async def set_status(self, run_id: str, status: RunStatus, *, error: str | None = None) -> bool:

@@ -311,7 +311,7 @@ async def cancel_many(
         wanted = {"pending": {RunStatus.pending}, "running": {RunStatus.running}}.get(
             body.status, {RunStatus.pending, RunStatus.running}
         )
-        targets = [r.run_id for r in list(services.manager._runs.values()) if r.status in wanted]
+        targets = [r.run_id for r in services.manager.live_records() if r.status in wanted]
     else:
         targets = []
         for run_id in body.run_ids or []:
