@@ -13,15 +13,6 @@ from runyard.runs import ConflictError, RunManager, RunStatus, UnsupportedStrate
 from runyard.runs.store.memory import MemoryRunStore
 
 
-async def _until(predicate: Any, timeout: float = 5.0) -> None:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("condition not met before the deadline")
-        await asyncio.sleep(0.005)
-
-
 @pytest.fixture(params=["no-store", "memory-store"])
 def manager(request: pytest.FixtureRequest) -> RunManager:
     return RunManager() if request.param == "no-store" else RunManager(store=MemoryRunStore())

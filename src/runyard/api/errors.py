@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -85,26 +86,23 @@ def install(app: FastAPI) -> None:
     async def _http(_: Request, exc: HttpError) -> JSONResponse:
         return _answer(exc.status_code, exc.detail)
 
-    @app.exception_handler(ConflictError)
-    async def _conflict(_: Request, exc: ConflictError) -> JSONResponse:
-        return _answer(409, str(exc))
+    for exc_type, status in _STATUS_OF.items():
+        app.add_exception_handler(exc_type, _fixed_status(status))
 
-    @app.exception_handler(ThreadExistsError)
-    async def _exists(_: Request, exc: ThreadExistsError) -> JSONResponse:
-        return _answer(409, str(exc))
 
-    @app.exception_handler(InvalidThreadInputError)
-    async def _thread_input(_: Request, exc: InvalidThreadInputError) -> JSONResponse:
-        return _answer(422, str(exc))
+# The runtime's own errors, each with the one status it always maps to (see the module docstring).
+_STATUS_OF: dict[type[Exception], int] = {
+    ConflictError: 409,
+    ThreadExistsError: 409,
+    InvalidThreadInputError: 422,
+    UnsupportedStrategyError: 422,
+    UnknownStreamModeError: 422,
+    GraphNotFoundError: 404,
+}
 
-    @app.exception_handler(UnsupportedStrategyError)
-    async def _strategy(_: Request, exc: UnsupportedStrategyError) -> JSONResponse:
-        return _answer(422, str(exc))
 
-    @app.exception_handler(UnknownStreamModeError)
-    async def _mode(_: Request, exc: UnknownStreamModeError) -> JSONResponse:
-        return _answer(422, str(exc))
+def _fixed_status(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return _answer(status, str(exc))
 
-    @app.exception_handler(GraphNotFoundError)
-    async def _graph(_: Request, exc: GraphNotFoundError) -> JSONResponse:
-        return _answer(404, str(exc))
+    return handler
