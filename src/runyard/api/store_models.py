@@ -8,6 +8,7 @@ Each rule refuses with a 422 that names the field and the label.
 
 from __future__ import annotations
 
+import re
 from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator
@@ -16,6 +17,9 @@ from ..threads.validate import MAX_TTL_MINUTES
 from .models import MAX_OFFSET, Strict
 
 RESERVED_ROOT = "langgraph"
+FILTER_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
+"""What a filter's field path may hold: the SQLite store's rule, applied on every backend."""
+FILTER_OPERATORS = frozenset({"$eq", "$ne", "$gt", "$gte", "$lt", "$lte"})
 MAX_LIMIT = 10_000
 Namespace = list[str]
 
@@ -99,6 +103,20 @@ class StoreSearch(Strict):
     @classmethod
     def _namespace(cls, value: list[str] | None) -> list[str] | None:
         return _checked(value, allow_empty=True)
+
+    @field_validator("filter")
+    @classmethod
+    def _filter(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for key, condition in (value or {}).items():
+            if not FILTER_KEY.match(key):
+                raise ValueError(f"filter key {key!r}: use letters, digits, '_', '-' and '.' only")
+            if isinstance(condition, dict):
+                unknown = sorted(set(condition) - FILTER_OPERATORS)
+                if unknown:
+                    raise ValueError(
+                        f"filter key {key!r}: unknown operator(s) {unknown}; use {sorted(FILTER_OPERATORS)}"
+                    )
+        return value
 
 
 class StoreListNamespaces(Strict):

@@ -192,12 +192,34 @@ async def _postgres(database_url: str, plan: StorePlan) -> AsyncIterator[BaseSto
                     f"in the database; install it or remove store.index ({type(exc).__name__}: {exc})"
                 ) from exc
             raise
+        await _fractional_ttls(pool)
         try:
             yield store
         finally:
             await store.stop_ttl_sweeper(timeout=SWEEPER_STOP_TIMEOUT)
     finally:
         await pool.close()
+
+
+# AsyncPostgresStore keeps an item's ttl in an INT column: the expiry set at put time honours a
+# fraction of a minute, but a refresh on read recomputes it from the rounded value, so an item
+# put with ttl=0.1 expires at once on its first read. SQLite's column is REAL; make Postgres's a
+# double too (once; a no-op on later starts), so a TTL means the same on both backends.
+_TTL_COLUMN_AS_DOUBLE = """
+DO $$
+BEGIN
+    IF (SELECT data_type FROM information_schema.columns
+        WHERE table_schema = current_schema() AND table_name = 'store' AND column_name = 'ttl_minutes'
+    ) = 'integer' THEN
+        ALTER TABLE store ALTER COLUMN ttl_minutes TYPE double precision;
+    END IF;
+END $$
+"""
+
+
+async def _fractional_ttls(pool: Any) -> None:
+    async with pool.connection() as conn:
+        await conn.execute(_TTL_COLUMN_AS_DOUBLE)
 
 
 def _sqlite_module(indexed: bool) -> Any:
