@@ -203,3 +203,26 @@ def test_fractional_sweep_intervals_are_accepted(tmp_path: Path) -> None:
 
 async def _equals(awaitable: Any, expected: Any) -> bool:
     return bool(await awaitable == expected)
+
+
+async def test_a_query_without_an_index_lists_and_paging_edges_hold(opener: Opener, tmp_path: Path) -> None:
+    """Without store.index a query is ignored (a listing); limit 0 and a far offset give nothing."""
+    async with opener(project(tmp_path)) as store:
+        await store.aput(("q",), "k", {"text": "apples"})
+        assert [i.key for i in await store.asearch(("q",), query="apples")] == ["k"]
+        assert await store.asearch(("q",), limit=0) == []
+        assert await store.asearch(("q",), offset=2**31 - 1) == []
+        assert await store.alist_namespaces(prefix=("q",), limit=0) == []
+
+
+def test_runyard_serve_refuses_a_bad_store_section_by_name(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A store.path or store.index.embed that cannot be loaded stops ``runyard serve`` with exit 2."""
+    from runyard import cli
+
+    config = project(tmp_path, {"index": {"embed": f"{EXAMPLES / 'embeddings.py'}:missing", "dims": 8}})
+    code = cli.main(["serve", "--config", str(config.path), "--port", "1", "--data-dir", str(tmp_path)])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "store.index.embed" in err and "'missing'" in err
