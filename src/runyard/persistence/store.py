@@ -139,7 +139,7 @@ def _is_producer(value: object) -> bool:
 async def _custom(value: Any, source: str) -> AsyncIterator[BaseStore]:
     """The custom store ``value`` is or produces, entered for the server's lifetime."""
     async with AsyncExitStack() as stack:
-        for _ in range(3):  # a factory returning a context manager returning a store, at most
+        for _ in range(5):  # e.g. a factory returning a context manager yielding a store
             if isinstance(value, BaseStore):
                 yield value
                 return
