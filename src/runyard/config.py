@@ -64,6 +64,11 @@ class Settings:
     def checkpoint_path(self) -> Path:
         return self.state_dir / "checkpoints.db"
 
+    @property
+    def store_path(self) -> Path:
+        """The long-term store's SQLite file (unused with a ``database_url``)."""
+        return self.state_dir / "store.db"
+
 
 class SettingsError(ValueError):
     """An environment variable runyard reads holds a value it cannot use; the message names it."""

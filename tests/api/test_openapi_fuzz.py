@@ -132,6 +132,11 @@ OPERATIONS = [
     "POST /runs/stream",
     "POST /runs/wait",
     "POST /runs/cancel",
+    "PUT /store/items",
+    "GET /store/items",
+    "DELETE /store/items",
+    "POST /store/items/search",
+    "POST /store/namespaces",
 ]
 
 

@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.store.memory import InMemoryStore
 
 from runyard.api.errors import Conflict
 from runyard.api.truncate import Truncation, truncate
@@ -25,6 +26,7 @@ def _services(drain_timeout: float) -> Any:
         executor=SimpleNamespace(wake=lambda: None),
         threads=MemoryThreadStore(),
         checkpointer=InMemorySaver(),
+        store=InMemoryStore(),
         settings=Settings(drain_timeout=drain_timeout),
     )
 
@@ -52,14 +54,16 @@ async def release() -> AsyncIterator[asyncio.Event]:
 
 
 async def test_a_live_run_is_cancelled_then_everything_is_wiped() -> None:
-    """An active run is cancelled and awaited; then runs, threads and checkpoints all go."""
+    """An active run is cancelled and awaited; then runs, threads, checkpoints and store items go."""
     services = _services(drain_timeout=5)
     await services.threads.create("t1")
+    await services.store.aput(("users", "u1"), "k", {"v": 1})
     record = await services.manager.create("t1", "a1")
     record.task = asyncio.create_task(_obedient(record))
     deleted = await truncate(services, Truncation())
     assert record.task.done()
-    assert deleted == {"runs": 1, "threads": 1, "checkpointed_threads": 0}
+    assert deleted == {"runs": 1, "threads": 1, "checkpointed_threads": 0, "store_items": 1}
+    assert await services.store.asearch(()) == []
     assert await services.manager.get(record.run_id) is None
     assert await services.threads.get("t1") is None
 
@@ -85,5 +89,6 @@ async def test_a_store_only_truncation_leaves_live_runs_alone(release: asyncio.E
     started = asyncio.Event()
     record.task = asyncio.create_task(_stubborn(release, started))
     await started.wait()
-    assert await truncate(services, Truncation(runs=False, threads=False, checkpointer=False)) == {}
+    wiped = await truncate(services, Truncation(runs=False, threads=False, checkpointer=False))
+    assert wiped == {"store_items": 0}
     assert record.status.is_active and not record.task.done()

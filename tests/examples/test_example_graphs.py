@@ -14,13 +14,14 @@ from langchain_core.messages import AIMessage, AIMessageChunk, HumanMessage, Too
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.pregel import Pregel
+from langgraph.store.memory import InMemoryStore
 from langgraph.types import Command
 
 from runyard.graphs import GraphRegistry, assistant_id_for, load_object
 from runyard.graphs.loader import FILE_MODULE_PREFIX
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-GRAPH_IDS = ["chat", "hitl", "slow", "bench_fast", "bench_slow", "subgraph", "echo", "fail"]
+GRAPH_IDS = ["chat", "hitl", "slow", "bench_fast", "bench_slow", "subgraph", "echo", "fail", "memory"]
 
 
 @pytest.fixture(scope="module")
@@ -227,3 +228,16 @@ async def test_fail_raises_value_error_or_its_own_error(registry: GraphRegistry)
     with pytest.raises(Exception, match="secret") as raised:
         await fail.ainvoke({"kind": "custom"}, thread())
     assert type(raised.value).__name__ == "BoomError"
+
+
+async def test_memory_writes_to_the_store_and_reads_it_back_across_threads(registry: GraphRegistry) -> None:
+    """memory puts the fact under ("memories", user) and recalls every fact of that user."""
+    store = InMemoryStore()
+    memory = await registry.get("memory", checkpointer=InMemorySaver(), store=store)
+    await memory.ainvoke({"fact": "likes tea", "key": "k1"}, thread(), context={"user_id": "ada"})
+    result = await memory.ainvoke({"fact": "lives in Lisbon"}, thread(), context={"user_id": "ada"})
+    assert sorted(m["text"] for m in result["memories"]) == ["likes tea", "lives in Lisbon"]
+    item = await store.aget(("memories", "ada"), "k1")
+    assert item is not None and item.value == {"text": "likes tea"}
+    other = await memory.ainvoke({}, thread(), context={"user_id": "bob"})
+    assert other["memories"] == []

@@ -13,8 +13,9 @@ from starlette.applications import Starlette
 from .. import __version__
 from ..config import Settings
 from ..graphs import GraphRegistry, HttpConfig
+from ..persistence.store import plan_store
 from . import errors
-from .routes import assistants, internal, meta, runs, threads
+from .routes import assistants, internal, meta, runs, store, threads
 from .services import open_services
 from .user_app import compose
 
@@ -28,6 +29,8 @@ def _routers(settings: Settings, http: HttpConfig) -> list[APIRouter]:
         chosen.append(threads.router)
     if not http.disable_runs:
         chosen.append(runs.router)
+    if not http.disable_store:
+        chosen.append(store.router)
     if settings.dev_mode:
         chosen.append(internal.router)
     return chosen
@@ -53,9 +56,11 @@ def create_api(settings: Settings, registry: GraphRegistry, http: HttpConfig) ->
 def create_app(settings: Settings, graphs: GraphRegistry | None = None) -> Starlette:
     """The app ``runyard serve`` serves: the API, with the project's ``http`` options applied.
 
-    Raises ``ConfigError`` when ``http.app`` cannot be loaded or is not a Starlette app.
+    Raises ``ConfigError`` when ``http.app`` cannot be loaded or is not a Starlette app, or when
+    ``store.path`` or ``store.index.embed`` cannot be loaded.
     """
     registry = graphs or GraphRegistry.from_file(settings.config_path)
+    plan_store(registry.config)  # a bad store.path or store.index.embed stops start-up here, by name
     http = registry.config.http or HttpConfig()
     api = create_api(settings, registry, http)
     return compose(api, http, config_file=registry.config.path, dev_mode=settings.dev_mode)

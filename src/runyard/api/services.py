@@ -18,6 +18,7 @@ from typing import Any
 from ..config import Settings
 from ..graphs import GraphRegistry
 from ..persistence.checkpointer import open_checkpointer
+from ..persistence.store import open_store, plan_store
 from ..runs import RunManager
 from ..runs.clock import now_iso
 from ..runs.executor import RunExecutor
@@ -64,6 +65,13 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.database_url, sqlite_path=settings.checkpoint_path)
         )
+        # After the checkpointer, before the drain: on exit the drain runs first, then the store
+        # closes (stopping its sweeper), then the checkpointer.
+        store = await stack.enter_async_context(
+            open_store(
+                plan_store(graphs.config), database_url=settings.database_url, sqlite_path=settings.store_path
+            )
+        )
         started_at = now_iso()
         manager = RunManager(store=run_store)
         executor = RunExecutor(
@@ -71,12 +79,13 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
             bridge,
             graphs,
             checkpointer=checkpointer,
+            store=store,
             hooks=None,
             max_concurrency=settings.max_concurrency,
             stream_retention=settings.stream_retention,
         )
         executor.hooks = ThreadHooks(threads, manager, executor)
-        services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer)
+        services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer, store)
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
         await executor.start()

@@ -5,7 +5,7 @@ What each flag wipes (langgraph-api's flags; without a body, or with no flag set
 - ``runs``: every run, in this process's registry and in the run store;
 - ``threads``: every thread row;
 - ``checkpointer``: every checkpoint of every thread;
-- ``store``: the long-term store (runyard serves none yet: nothing to wipe);
+- ``store``: every item of the long-term store;
 - ``assistants``: assistants beyond the system ones (runyard has none: nothing to wipe).
   System assistants are always kept.
 
@@ -21,6 +21,7 @@ import asyncio
 from dataclasses import dataclass
 
 from ..persistence.checkpointer import delete_all_checkpoints
+from ..persistence.store import delete_all_items
 from .errors import Conflict
 from .services import Services
 
@@ -60,7 +61,8 @@ async def _settle_runs(services: Services, timeout: float) -> None:
 
 
 async def truncate(services: Services, what: Truncation) -> dict[str, int]:
-    """Wipe what ``what`` names; return how many runs, threads and checkpointed threads went."""
+    """Wipe what ``what`` names; return how many runs, threads, checkpointed threads and store
+    items went."""
     if what.touches_runs:
         await _settle_runs(services, services.settings.drain_timeout)
     deleted: dict[str, int] = {}
@@ -70,4 +72,6 @@ async def truncate(services: Services, what: Truncation) -> dict[str, int]:
         deleted["threads"] = await services.threads.delete_all()
     if what.checkpointer:
         deleted["checkpointed_threads"] = await delete_all_checkpoints(services.checkpointer)
+    if what.store and services.store is not None:
+        deleted["store_items"] = await delete_all_items(services.store)
     return deleted

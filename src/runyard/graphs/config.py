@@ -119,7 +119,8 @@ class StoreTTLConfig(BaseModel):
 
     refresh_on_read: bool = True
     default_ttl: float | None = Field(default=None, gt=0)
-    sweep_interval_minutes: int | None = Field(default=None, gt=0)
+    sweep_interval_minutes: float | None = Field(default=None, gt=0)
+    """langgraph-api takes whole minutes; a fraction is accepted too (short sweeps for tests)."""
 
 
 class StoreConfig(BaseModel):
