@@ -6,7 +6,7 @@ What each flag wipes (langgraph-api's flags; without a body, or with no flag set
 - ``threads``: every thread row;
 - ``checkpointer``: every checkpoint of every thread;
 - ``store``: the long-term store (runyard serves none yet: nothing to wipe);
-- ``assistants``: assistants beyond the system ones (runyard has none: nothing to wipe).
+- ``assistants``: every assistant but the system ones (with their versions), as langgraph-api.
   System assistants are always kept.
 
 A live run would write into what is being wiped, so before runs, threads or checkpoints go, the
@@ -33,6 +33,7 @@ class Truncation:
     threads: bool = True
     checkpointer: bool = True
     store: bool = True
+    assistants: bool = True
 
     @property
     def touches_runs(self) -> bool:
@@ -70,4 +71,6 @@ async def truncate(services: Services, what: Truncation) -> dict[str, int]:
         deleted["threads"] = await services.threads.delete_all()
     if what.checkpointer:
         deleted["checkpointed_threads"] = await delete_all_checkpoints(services.checkpointer)
+    if what.assistants:
+        deleted["assistants"] = await services.assistants.delete_all(keep_system=True)
     return deleted
