@@ -15,7 +15,7 @@ from typing import Any, cast
 
 from fastapi import APIRouter, Request, Response
 from langchain_core.runnables import RunnableConfig
-from langchain_core.runnables.utils import create_model
+from langchain_core.utils.pydantic import create_model
 
 from ...graphs import GraphNotFoundError
 from ..assistant_models import (
