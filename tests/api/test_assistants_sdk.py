@@ -380,12 +380,27 @@ def test_the_sync_client(server: ServerProcess) -> None:
 async def test_assistants_survive_a_restart(client: Any, server: ServerProcess) -> None:
     made = await client.assistants.create("echo", context={"user_name": "kept"}, metadata=_tag())
     updated = await client.assistants.update(made["assistant_id"], name="after restart")
-    server.restart()
+    (echo,) = await client.assistants.search(graph_id="echo", metadata={"created_by": "system"})
+    server.stop()
+    server.start()
     again = get_client(url=server.url, api_key=None)
     assert await again.assistants.get(made["assistant_id"]) == updated
     assert len(await again.assistants.get_versions(made["assistant_id"])) == 2
-    (echo,) = await again.assistants.search(graph_id="echo", metadata={"created_by": "system"})
-    assert echo["version"] == 1  # an unchanged project writes no new system version
+    # an unchanged project writes no new system version
+    assert await again.assistants.get(echo["assistant_id"]) == echo
+
+    # a changed LANGGRAPH_CONFIG reaches the system assistant as a new version, and its runs
+    server.stop()
+    server.start(env={"LANGGRAPH_CONFIG": '{"echo": {"configurable": {"model": "from-env"}}}'})
+    changed = await get_client(url=server.url, api_key=None).assistants.get(echo["assistant_id"])
+    assert (changed["version"], changed["config"]) == (
+        echo["version"] + 1,
+        {"configurable": {"model": "from-env"}},
+    )
+    values = await get_client(url=server.url, api_key=None).runs.wait(None, "echo", input={"text": "x"})
+    assert values["seen_configurable"]["model"] == "from-env"
+    server.stop()
+    server.start()
 
 
 async def test_truncate_deletes_user_assistants_and_keeps_the_system_ones(server: ServerProcess) -> None:
