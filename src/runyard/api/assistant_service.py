@@ -74,17 +74,18 @@ async def delete_threads_of(request: Request, services: Services, assistant_id: 
     """
     from .routes.threads import delete_thread  # lazily: a service module reaching into a route
 
-    deleted = 0
+    seen: set[str] = set()
     while True:
         page = await services.threads.search(metadata={"assistant_id": assistant_id}, limit=100)
-        if not page:
-            return deleted
-        for row in page:
+        fresh = [row["thread_id"] for row in page if row["thread_id"] not in seen]
+        if not fresh:  # none left, or only ones that would not go: never loop on them
+            return len(seen)
+        for thread_id in fresh:
+            seen.add(thread_id)
             try:
-                await delete_thread(UUID(row["thread_id"]), request)
+                await delete_thread(UUID(thread_id), request)
             except (NotFound, ValueError):
-                await services.threads.delete(row["thread_id"])
-            deleted += 1
+                await services.threads.delete(thread_id)
 
 
 async def cancel_runs_of(services: Services, assistant_id: str) -> None:
