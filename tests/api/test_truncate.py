@@ -14,6 +14,7 @@ from langgraph.store.memory import InMemoryStore
 
 from runyard.api.errors import Conflict
 from runyard.api.truncate import Truncation, truncate
+from runyard.assistants import MemoryAssistantStore
 from runyard.config import Settings
 from runyard.runs import RunManager
 from runyard.runs.store.memory import MemoryRunStore
@@ -25,6 +26,7 @@ def _services(drain_timeout: float) -> Any:
         manager=RunManager(store=MemoryRunStore()),
         executor=SimpleNamespace(wake=lambda: None),
         threads=MemoryThreadStore(),
+        assistants=MemoryAssistantStore(),
         checkpointer=InMemorySaver(),
         store=InMemoryStore(),
         settings=Settings(drain_timeout=drain_timeout),
@@ -62,7 +64,7 @@ async def test_a_live_run_is_cancelled_then_everything_is_wiped() -> None:
     record.task = asyncio.create_task(_obedient(record))
     deleted = await truncate(services, Truncation())
     assert record.task.done()
-    assert deleted == {"runs": 1, "threads": 1, "checkpointed_threads": 0, "store_items": 1}
+    assert deleted == {"runs": 1, "threads": 1, "checkpointed_threads": 0, "store_items": 1, "assistants": 0}
     assert await services.store.asearch(()) == []
     assert await services.manager.get(record.run_id) is None
     assert await services.threads.get("t1") is None
@@ -89,6 +91,8 @@ async def test_a_store_only_truncation_leaves_live_runs_alone(release: asyncio.E
     started = asyncio.Event()
     record.task = asyncio.create_task(_stubborn(release, started))
     await started.wait()
-    wiped = await truncate(services, Truncation(runs=False, threads=False, checkpointer=False))
+    wiped = await truncate(
+        services, Truncation(runs=False, threads=False, checkpointer=False, assistants=False)
+    )
     assert wiped == {"store_items": 0}
     assert record.status.is_active and not record.task.done()

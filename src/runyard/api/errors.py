@@ -4,6 +4,9 @@ ConflictError, ThreadExistsError   409
 InvalidThreadInputError            422
 UnsupportedStrategyError           422
 GraphNotFoundError                 404 (names the graphs there are)
+AssistantExistsError               409
+AssistantVersionNotFoundError      404
+InvalidAssistantInputError         422
 NotFound (this module)             404
 BadRequest (this module)           400
 Unprocessable (this module)        422
@@ -25,6 +28,11 @@ from fastapi.encoders import jsonable_encoder
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from ..assistants.errors import (
+    AssistantExistsError,
+    AssistantVersionNotFoundError,
+    InvalidAssistantInputError,
+)
 from ..graphs import GraphNotFoundError
 from ..runs import ConflictError, UnsupportedStrategyError
 from ..runs.stream_modes import UnknownStreamModeError
@@ -98,6 +106,9 @@ _STATUS_OF: dict[type[Exception], int] = {
     UnsupportedStrategyError: 422,
     UnknownStreamModeError: 422,
     GraphNotFoundError: 404,
+    AssistantExistsError: 409,
+    AssistantVersionNotFoundError: 404,
+    InvalidAssistantInputError: 422,
 }
 
 

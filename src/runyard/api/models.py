@@ -260,21 +260,3 @@ class CancelMany(Strict):
         if self.status is not None and (self.thread_id or self.run_ids):
             raise ValueError("status cannot be combined with thread_id or run_ids")
         return self
-
-
-class AssistantSearch(Strict):
-    metadata: dict[str, Any] | None = None
-    graph_id: str | None = None
-    name: str | None = None
-    limit: int = Field(default=10, ge=1, le=1000)
-    offset: int = Field(default=0, ge=0, le=MAX_OFFSET)
-    sort_by: str | None = None
-    sort_order: Literal["asc", "desc"] | None = None
-    select: list[str] | None = None
-    response_format: str | None = None
-
-
-class AssistantCount(Strict):
-    metadata: dict[str, Any] | None = None
-    graph_id: str | None = None
-    name: str | None = None

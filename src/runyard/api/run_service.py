@@ -13,6 +13,7 @@ from typing import Any
 
 from ..runs import RunRecord
 from ..runs.schemas import DisconnectMode
+from .assistant_service import for_run as assistant_for_run
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import RunCreate
 from .services import Services
@@ -33,32 +34,23 @@ def run_json(record: RunRecord) -> dict[str, Any]:
     }
 
 
-def resolve_graph(services: Services, assistant_id: str) -> tuple[str, str]:
-    """``(assistant_id, graph_id)`` for what a client sent (a graph name or an assistant UUID)."""
-    resolved = services.graphs.resolve_assistant(assistant_id)
-    graph_id = services.graphs.graph_id_for_assistant(resolved)
-    if graph_id is None:
-        raise NotFound(f"Assistant '{assistant_id}' not found")
-    return resolved, graph_id
+async def preflight(services: Services, body: RunCreate, *, stateless: bool) -> dict[str, Any]:
+    """Refuse what can be refused from the request alone; the run's assistant row otherwise.
 
-
-def preflight(services: Services, body: RunCreate, *, stateless: bool) -> tuple[str, str]:
-    """Refuse what can be refused from the request alone; ``(assistant_id, graph_id)`` otherwise.
-
-    Reads and writes nothing, so a batch can check every payload before creating any run.
+    Writes nothing, so a batch can check every payload before creating any run.
     """
     refused = body.unsupported_fields()
     if refused:
         raise Unprocessable(f"Not supported by runyard yet: {', '.join(refused)}")
     if body.context and body.config is not None and body.config.configurable:
         raise BadRequest("Cannot specify both configurable and context. Prefer setting context alone.")
-    resolved = resolve_graph(services, body.assistant_id)
+    assistant = await assistant_for_run(services, body.assistant_id)
     if stateless and body.command is not None and body.command.resume is not None:
         raise BadRequest("You must provide a thread_id when resuming.")
     checkpoint_id = _checkpoint(body).get("checkpoint_id")
     if stateless and checkpoint_id:
         raise NotFound(f"Checkpoint {checkpoint_id} not found: a stateless run starts on a new thread")
-    return resolved
+    return assistant
 
 
 async def create_run(
@@ -71,12 +63,12 @@ async def create_run(
 ) -> RunRecord:
     """Validate, admit and schedule a run; ``thread_id=None`` makes a stateless run."""
     temporary = thread_id is None
-    assistant_id, graph_id = preflight(services, body, stateless=temporary)
+    assistant = await preflight(services, body, stateless=temporary)
+    assistant_id, graph_id = assistant["assistant_id"], assistant["graph_id"]
+    owner = {"graph_id": graph_id, "assistant_id": assistant_id}  # DELETE ?delete_threads finds these
     if temporary:
         thread_id = str(uuid.uuid4())
-        await services.threads.create(
-            thread_id, metadata={"graph_id": graph_id, "temporary": True}, user_id=user_id
-        )
+        await services.threads.create(thread_id, metadata={**owner, "temporary": True}, user_id=user_id)
     else:
         assert thread_id is not None
         thread = await services.threads.get(thread_id, user_id=user_id)
@@ -85,9 +77,7 @@ async def create_run(
                 raise NotFound(
                     f"Thread {thread_id} not found. Create it first, or pass if_not_exists='create'."
                 )
-            await services.threads.create(
-                thread_id, metadata={"graph_id": graph_id}, user_id=user_id, if_exists="do_nothing"
-            )
+            await services.threads.create(thread_id, metadata=owner, user_id=user_id, if_exists="do_nothing")
         else:
             resuming = body.command is not None and body.command.resume is not None
             if (
@@ -98,11 +88,10 @@ async def create_run(
                 raise Conflict(
                     f"Thread {thread_id} has no pending interrupt to resume (status {thread['status']})"
                 )
-            if (thread.get("metadata") or {}).get("graph_id") != graph_id:
+            metadata = thread.get("metadata") or {}
+            if any(metadata.get(key) != value for key, value in owner.items()):
                 # State reads go through the thread's graph; remember which one it runs.
-                await services.threads.update(
-                    thread_id, metadata={"graph_id": graph_id, "assistant_id": assistant_id}
-                )
+                await services.threads.update(thread_id, metadata=owner)
     checkpoint = _checkpoint(body)
     if checkpoint.get("checkpoint_id"):
         found = await services.checkpointer.aget_tuple(
@@ -119,7 +108,7 @@ async def create_run(
     modes = list(body.stream_mode or ["values"])
     if force_values and "values" not in modes:
         modes.append("values")
-    config, context = _run_config(services.assistant_config(graph_id), body)
+    config, context = _run_config(assistant["config"], body, assistant["context"])
     config["configurable"]["graph_id"] = graph_id
     durability = body.durability
     if durability is None and body.checkpoint_during is not None:
@@ -160,17 +149,22 @@ async def create_run(
     return record
 
 
-def _run_config(assistant: dict[str, Any], body: RunCreate) -> tuple[dict[str, Any], dict[str, Any]]:
+def _run_config(
+    assistant: dict[str, Any], body: RunCreate, assistant_context: dict[str, Any] | None = None
+) -> tuple[dict[str, Any], dict[str, Any]]:
     """The run's config and context: the run's own over its assistant's, as langgraph-api merges.
 
     context and configurable mirror each other: either one the run gives reaches the graph both
     as ``config["configurable"]`` and as ``Runtime.context``. The assistant's config merges
-    under the run's key by key, and its ``configurable`` under the run's ``configurable``; it
-    reaches ``config["configurable"]`` only, not the context (langgraph-api's ``Runs.put``).
+    under the run's key by key, and its ``configurable`` under the run's ``configurable``; the
+    assistant's context merges under the run's context (langgraph-api's ``Runs.put``). A system
+    assistant's context is empty, so its ``LANGGRAPH_CONFIG`` reaches ``configurable`` only.
     """
+    assistant = copy.deepcopy(assistant)
     own = copy.deepcopy(body.config.as_dict()) if body.config is not None else {}
     configurable = own.pop("configurable", None) or {}
     context = copy.deepcopy(body.context) if body.context else dict(configurable)
+    context = copy.deepcopy(assistant_context or {}) | context
     configurable.update(context)
     config = assistant | own
     config["configurable"] = (assistant.get("configurable") or {}) | configurable

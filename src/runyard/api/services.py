@@ -12,9 +12,12 @@ import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
+from ..assistants.base import AssistantStore
+from ..assistants.memory import MemoryAssistantStore
+from ..assistants.sql import SqlAssistantStore
 from ..config import Settings
 from ..graphs import GraphRegistry
 from ..persistence.checkpointer import open_checkpointer
@@ -26,6 +29,7 @@ from ..runs.store.sql import SqlRunStore
 from ..streams.memory import MemoryStreamBridge
 from ..threads.base import ThreadStore
 from ..threads.sql import SqlThreadStore
+from .system_assistants import register_system_assistants
 from .thread_hooks import ThreadHooks
 
 logger = logging.getLogger(__name__)
@@ -43,6 +47,7 @@ class Services:
     threads: ThreadStore
     checkpointer: Any
     store: Any = None
+    assistants: AssistantStore = field(default_factory=MemoryAssistantStore)
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -60,6 +65,8 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         # contend for the lock. Its setup is the run store's (one migration covers both tables),
         # and the run store closes the runner, after everything that writes to either store.
         threads = SqlThreadStore.from_runner(run_store.runner)
+        assistants = SqlAssistantStore.from_runner(run_store.runner)
+        await register_system_assistants(assistants, graphs, settings)
         bridge = MemoryStreamBridge()
         stack.push_async_callback(bridge.close)
         checkpointer = await stack.enter_async_context(
@@ -85,7 +92,9 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
             stream_retention=settings.stream_retention,
         )
         executor.hooks = ThreadHooks(threads, manager, executor)
-        services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer, store)
+        services = Services(
+            settings, graphs, manager, executor, bridge, threads, checkpointer, store, assistants=assistants
+        )
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
         await executor.start()

@@ -6,7 +6,7 @@ What each flag wipes (langgraph-api's flags; without a body, or with no flag set
 - ``threads``: every thread row;
 - ``checkpointer``: every checkpoint of every thread;
 - ``store``: every item of the long-term store;
-- ``assistants``: assistants beyond the system ones (runyard has none: nothing to wipe).
+- ``assistants``: every assistant but the system ones (with their versions), as langgraph-api.
   System assistants are always kept.
 
 A live run would write into what is being wiped, so before runs, threads or checkpoints go, the
@@ -34,6 +34,7 @@ class Truncation:
     threads: bool = True
     checkpointer: bool = True
     store: bool = True
+    assistants: bool = True
 
     @property
     def touches_runs(self) -> bool:
@@ -74,4 +75,6 @@ async def truncate(services: Services, what: Truncation) -> dict[str, int]:
         deleted["checkpointed_threads"] = await delete_all_checkpoints(services.checkpointer)
     if what.store and services.store is not None:
         deleted["store_items"] = await delete_all_items(services.store)
+    if what.assistants:
+        deleted["assistants"] = await services.assistants.delete_all(keep_system=True)
     return deleted

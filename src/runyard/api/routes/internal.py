@@ -32,5 +32,7 @@ async def truncate_all(
     services: Services = request.app.state.services
     flags = body or TruncateFlags()
     chosen = (flags.runs, flags.threads, flags.checkpointer, flags.store)
-    what = Truncation(*chosen) if any(chosen) or flags.assistants else Truncation()
+    what = (
+        Truncation(*chosen, assistants=flags.assistants) if any(chosen) or flags.assistants else Truncation()
+    )
     return {"ok": True, "deleted": await truncate(services, what)}

@@ -272,7 +272,7 @@ async def create_stateless_run_batch(
     one refuses the whole batch."""
     services = _services(request)
     for payload in body:
-        preflight(services, payload, stateless=True)
+        await preflight(services, payload, stateless=True)
     return [run_json(await create_run(services, payload, thread_id=None)) for payload in body]
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from alembic import context
 
+import runyard.persistence.assistant_tables  # noqa: F401 - registers the assistants tables
 from runyard.persistence import thread_tables  # noqa: F401 - registers the threads table
 from runyard.persistence.migrate import include_object
 from runyard.persistence.tables import metadata
