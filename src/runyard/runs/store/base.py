@@ -81,6 +81,7 @@ class RunStore(ABC):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         """Insert a row, or replace the named columns of an existing one (an idempotent upsert).
 
@@ -102,7 +103,7 @@ class RunStore(ABC):
 
         ``reject``: insert only if the thread has no active run, else raise ``ThreadBusyError``.
         ``interrupt``/``rollback``: in the same transaction, mark the thread's active runs
-        ``interrupted`` and insert. ``enqueue``: insert behind whatever is active.
+        ``interrupted`` (``cancel_action`` = the strategy, for their owners) and insert. ``enqueue``: insert behind whatever is active.
         Returns the ids of the runs this admission interrupted.
         """
 

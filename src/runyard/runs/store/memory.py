@@ -83,6 +83,7 @@ class MemoryRunStore(RunStore):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         fields = {
             "thread_id": thread_id,
@@ -96,6 +97,7 @@ class MemoryRunStore(RunStore):
             "error": error,
             "created_at": created_at,
             "model_name": model_name,
+            "not_before": not_before,
         }
         existing = self._rows.get(run_id)
         if status == RunStatus.running.value:
@@ -110,6 +112,8 @@ class MemoryRunStore(RunStore):
                 existing[key] = to_iso(created_at) or existing[key]
             elif key in ("metadata", "kwargs"):
                 existing[key] = copy.deepcopy(value) or {}
+            elif key == "not_before":
+                existing[key] = to_iso(value)
             else:
                 existing[key] = value
         existing["updated_at"] = now_iso()
@@ -133,6 +137,7 @@ class MemoryRunStore(RunStore):
             now = now_iso()
             for other in active:
                 other["status"] = RunStatus.interrupted.value
+                other["cancel_action"] = strategy
                 other["updated_at"] = now
                 interrupted.append(other["run_id"])
         self._rows[run_id] = self._new_row(run_id, {**row, "status": RunStatus.pending.value})

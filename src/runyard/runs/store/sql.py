@@ -170,6 +170,7 @@ class SqlRunStore(RunStore):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         fields = {
             "thread_id": thread_id,
@@ -183,6 +184,7 @@ class SqlRunStore(RunStore):
             "error": error,
             "created_at": created_at,
             "model_name": model_name,
+            "not_before": not_before,
         }
         statement = self._sql.put_created if created_at else self._sql.put
         try:
@@ -216,7 +218,10 @@ class SqlRunStore(RunStore):
             await self._db.write(*self._thread_lock(thread_id), (self._sql.admit, values))
             return []
         # interrupt, rollback: mark the thread's active runs and admit, in one transaction.
-        interrupt = (self._sql.interrupt_thread, {"b_thread_id": thread_id, "b_now": stamp})
+        interrupt = (
+            self._sql.interrupt_thread,
+            {"b_thread_id": thread_id, "b_now": stamp, "b_action": strategy},
+        )
         *_, marked, _admitted = await self._db.write(
             *self._thread_lock(thread_id), interrupt, (self._sql.admit, values)
         )
