@@ -59,6 +59,9 @@ class RunRecord:
     token_usage_by_model: dict[str, Any] = field(default_factory=dict)
     last_ai_message: str | None = None
     first_human_message: str | None = None
+    # Cluster mode: this attempt was stopped because the process lost (or could not confirm)
+    # its lease; it writes nothing more, the next owner carries the run on.
+    fenced: bool = field(default=False, repr=False)
     # Monotonic time the record turned terminal; drives eviction from the live registry.
     finished_at: float | None = field(default=None, repr=False)
 

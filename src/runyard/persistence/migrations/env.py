@@ -9,10 +9,8 @@ from __future__ import annotations
 from alembic import context
 
 from runyard.persistence import thread_tables  # noqa: F401 - registers the threads table
-from runyard.persistence.migrate import include_object
+from runyard.persistence.migrate import VERSION_TABLE, include_object
 from runyard.persistence.tables import metadata
-
-VERSION_TABLE = "runyard_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:

@@ -113,7 +113,7 @@ class MemoryRunStore(RunStore):
             elif key in ("metadata", "kwargs"):
                 existing[key] = copy.deepcopy(value) or {}
             elif key == "not_before":
-                existing[key] = to_iso(value)
+                existing[key] = to_iso(not_before)
             else:
                 existing[key] = value
         existing["updated_at"] = now_iso()
