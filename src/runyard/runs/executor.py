@@ -23,7 +23,7 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send
 
 from ..streams.base import StreamBridge
-from ..streams.errors import StreamError
+from ..streams.errors import StreamError, StreamUnavailableError
 from . import serde
 from .manager import RunManager
 from .queue import ClusterQueue
@@ -343,7 +343,10 @@ class RunExecutor:
         return config  # type: ignore[return-value]
 
     async def _publish(self, run_id: str, event: str, data: Any) -> None:
-        await self.bridge.publish(run_id, event, serde.fragment(data))
+        # A bridge whose server is down loses the event (it logs, counts, and shows readers a
+        # gap); the run goes on: its outcome is in the run store, not in the stream.
+        with suppress(StreamUnavailableError):
+            await self.bridge.publish(run_id, event, serde.fragment(data))
 
     async def _execute(self, record: RunRecord) -> None:
         run_id = record.run_id
