@@ -12,7 +12,7 @@ from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
 from ..streams.base import StreamBridge
-from ..streams.memory import MemoryStreamBridge
+from ..streams.redis import RedisStreamBridge
 from ..streams.redis_signals import RedisSignalBus
 from ..streams.signals import SignalBus
 
@@ -33,6 +33,6 @@ async def open_cluster_transport(stack: AsyncExitStack, redis_url: str) -> tuple
         raise ClusterUnavailableError(f"Cannot reach Redis at {redis_url}: {exc}") from exc
     signals = RedisSignalBus(client)
     stack.push_async_callback(signals.close)
-    bridge = MemoryStreamBridge()  # replaced by the Redis Streams bridge
+    bridge = RedisStreamBridge(redis_url)
     stack.push_async_callback(bridge.close)
     return bridge, signals

@@ -833,6 +833,11 @@ class RunManager:
                     self._mark_finished(record)
                 to_persist.append(record)
 
+        if self.remote is not None:
+            # Cluster mode: the rows are the queue's to hand back (``release_all``), guarded by
+            # owner; an unguarded "pending" here could land after another process had already
+            # claimed the run again, and send it round a second time.
+            to_persist = []
         if to_persist:
             remaining = deadline - loop.time()
             if remaining <= 0:
