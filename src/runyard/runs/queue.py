@@ -142,7 +142,9 @@ class ClusterQueue:
         record = self.manager.adopt_claimed(row)
         self._held[record.run_id] = record
         if record.attempt > 1:
-            logger.warning("Resuming run %s from its last checkpoint (attempt %d)", record.run_id, record.attempt)
+            logger.warning(
+                "Resuming run %s from its last checkpoint (attempt %d)", record.run_id, record.attempt
+            )
         return record
 
     async def announce(self) -> None:
