@@ -1,4 +1,4 @@
-"""Fixtures shared by every test: real databases (SQLite files, PostgreSQL servers)."""
+"""Fixtures shared by every test: real databases (SQLite files, PostgreSQL servers) and Redis."""
 
 from __future__ import annotations
 
@@ -35,3 +35,16 @@ def module_postgres_url(postgres_server: services.PostgresServer) -> Iterator[st
     """A fresh database shared by one test module (a server process lives that long)."""
     with postgres_server.fresh_database() as url:
         yield url
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[services.RedisServer]:
+    """The session's Redis server (see ``services.redis``); tests keep apart by key, not database."""
+    with services.redis() as server:
+        yield server
+
+
+@pytest.fixture
+def redis_url(redis_server: services.RedisServer) -> str:
+    """A ``redis://`` URL of the session's Redis server."""
+    return redis_server.url

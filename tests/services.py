@@ -32,6 +32,7 @@ from sqlalchemy.engine import make_url
 
 REQUIRE_SERVICES_ENV = "RUNYARD_REQUIRE_SERVICES"
 POSTGRES_URL_ENV = "RUNYARD_TEST_POSTGRES_URL"
+REDIS_URL_ENV = "RUNYARD_TEST_REDIS_URL"
 STARTUP_TIMEOUT = 60.0
 
 T = TypeVar("T")
@@ -223,6 +224,121 @@ def _external_postgres(url: str) -> PostgresServer:
     return server
 
 
+# -- Redis ----------------------------------------------------------------------------------------
+
+
+def find_redis_server() -> Path | None:
+    """The ``redis-server`` binary: on PATH, else the distribution's /usr/bin one."""
+    found = shutil.which("redis-server") or (
+        "/usr/bin/redis-server" if os.path.exists("/usr/bin/redis-server") else None
+    )
+    return Path(found) if found else None
+
+
+def _redis_ping(host: str, port: int) -> bool:
+    """Whether a Redis server answers PING on ``host:port`` (raw RESP, so no client library needed)."""
+    try:
+        with socket.create_connection((host, port), timeout=2) as sock:
+            sock.sendall(b"*1\r\n$4\r\nPING\r\n")
+            return sock.recv(64).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+class RedisServer:
+    """A Redis server for tests: ``url`` to connect; a local one can also be restarted or stopped.
+
+    Tests share one server and keep apart by key (each bridge test uses its own run ids and key
+    prefix), so nothing here flushes data.
+    """
+
+    def __init__(self, url: str, *, binary: Path | None = None, base: Path | None = None) -> None:
+        self.url = url
+        parsed = make_url(url)
+        self.host = parsed.host or "127.0.0.1"
+        self.port = parsed.port or 6379
+        self._binary = binary
+        self._base = base
+        self._process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def restartable(self) -> bool:
+        """True for a server this process started (an external one is never stopped by tests)."""
+        return self._binary is not None
+
+    def ready(self) -> bool:
+        """Whether the server answers PING now."""
+        return _redis_ping(self.host, self.port)
+
+    def start(self) -> None:
+        """Start the local server (no persistence: a restart loses every key, like a lost node)."""
+        assert self._binary is not None and self._base is not None, "only a local server can be started"
+        log = self._base / "server.log"
+        command = [
+            str(self._binary),
+            "--port", str(self.port),
+            "--bind", "127.0.0.1",
+            "--dir", str(self._base),
+            "--save", "",
+            "--appendonly", "no",
+            "--daemonize", "no",
+            "--logfile", str(log),
+        ]  # fmt: skip
+        self._process = subprocess.Popen(command, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+        process = self._process
+        try:
+            wait_for(
+                self.ready,
+                timeout=STARTUP_TIMEOUT,
+                what=f"Redis on port {self.port}",
+                alive=lambda: process.poll() is None,
+            )
+        except RuntimeError as exc:
+            self.stop()
+            tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+            raise RuntimeError(f"{exc}\n{tail}") from None
+
+    def stop(self) -> None:
+        """Kill the local server at once (SIGKILL: no shutdown save, connections drop)."""
+        process, self._process = self._process, None
+        if process is not None and process.poll() is None:
+            process.kill()
+            process.wait(timeout=STARTUP_TIMEOUT)
+
+    def restart(self) -> None:
+        """Kill the server and start an empty one on the same port."""
+        self.stop()
+        self.start()
+
+
+@contextmanager
+def local_redis() -> Iterator[RedisServer]:
+    """A throwaway ``redis-server`` on a free loopback port in a temp dir, stopped on exit.
+
+    For tests that restart or stop Redis, so they never disturb the session's shared server.
+    """
+    with ExitStack() as stack:
+        yield _start_local_redis(stack)
+
+
+def _start_local_redis(stack: ExitStack) -> RedisServer:
+    binary = find_redis_server()
+    if binary is None:
+        unavailable("Redis", f"set {REDIS_URL_ENV} or install redis-server")
+    base = Path(tempfile.mkdtemp(prefix="runyard-redis-"))
+    stack.callback(shutil.rmtree, base, ignore_errors=True)
+    server = RedisServer(f"redis://127.0.0.1:{free_port()}/0", binary=binary, base=base)
+    stack.callback(server.stop)
+    server.start()
+    return server
+
+
+def _external_redis(url: str) -> RedisServer:
+    server = RedisServer(url)
+    wait_for(server.ready, timeout=STARTUP_TIMEOUT, what=f"Redis at {REDIS_URL_ENV}")
+    return server
+
+
 # -- choosing between a given server and a local one ----------------------------------------------
 
 
@@ -237,3 +353,8 @@ def provide(env_var: str, external: Callable[[str], T], start_local: Callable[[E
 def postgres() -> AbstractContextManager[PostgresServer]:
     """The session's PostgreSQL: ``RUNYARD_TEST_POSTGRES_URL``, or a throwaway local cluster."""
     return provide(POSTGRES_URL_ENV, _external_postgres, _start_local_postgres)
+
+
+def redis() -> AbstractContextManager[RedisServer]:
+    """The session's Redis: ``RUNYARD_TEST_REDIS_URL``, or a throwaway local ``redis-server``."""
+    return provide(REDIS_URL_ENV, _external_redis, _start_local_redis)

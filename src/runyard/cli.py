@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
 import errno
 import logging
+import signal
 import socket
 import sys
 from pathlib import Path
@@ -43,6 +45,8 @@ def _serve(args: argparse.Namespace) -> int:
             data_dir=Path(args.data_dir) if args.data_dir else None,
             max_concurrency=args.max_concurrency,
             dev_mode=False if args.no_dev else None,
+            redis_url=args.redis_url,
+            execute_runs=False if args.http_only else None,
         )
         registry = GraphRegistry.from_file(settings.config_path)
         app = create_app(settings, registry)
@@ -59,6 +63,8 @@ def _serve(args: argparse.Namespace) -> int:
         return 2
     where = settings.database_url or str(settings.state_dir)
     mode = "dev mode" if settings.dev_mode else "production mode"
+    if settings.cluster:
+        mode += ", cluster" + ("" if settings.execute_runs else ", HTTP only")
     print(
         f"runyard: serving {len(registry)} graph(s) from {settings.config_path} on "
         f"http://{settings.host}:{settings.port} (state: {where}; {mode})",
@@ -66,6 +72,57 @@ def _serve(args: argparse.Namespace) -> int:
     )
     uvicorn.run(app, host=settings.host, port=settings.port, log_level=args.log_level, access_log=False)
     return 0
+
+
+def _work(args: argparse.Namespace) -> int:
+    """``runyard worker``: execute runs of a cluster, serve no HTTP; SIGTERM/SIGINT drain it."""
+    from .api.services import open_services
+    from .graphs import ConfigError, GraphRegistry
+
+    try:
+        settings = settings_from_env(
+            config_path=Path(args.config),
+            database_url=args.database_url,
+            max_concurrency=args.max_concurrency,
+            redis_url=args.redis_url,
+        )
+        if not settings.cluster:
+            raise SettingsError(
+                "runyard worker needs --redis-url and a Postgres --database-url (cluster mode)"
+            )
+        registry = GraphRegistry.from_file(settings.config_path)
+    except (ConfigError, SettingsError) as exc:
+        print(f"runyard: {exc}", file=sys.stderr)
+        return 2
+
+    async def work() -> None:
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop.set)
+        async with open_services(settings, registry) as services:
+            print(
+                f"runyard: worker {services.manager.owner} executing {len(registry)} graph(s) from "
+                f"{settings.config_path} (state: {settings.database_url})",
+                flush=True,
+            )
+            await stop.wait()
+            print("runyard: worker draining", flush=True)
+
+    try:
+        asyncio.run(work())
+    except Exception as exc:  # a service missing at start: say which, and exit non-zero
+        print(f"runyard: {exc}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cluster_flags(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--redis-url",
+        default=None,
+        help="cluster mode: Redis shared by every process on the same Postgres (or RUNYARD_REDIS_URL)",
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -88,12 +145,26 @@ def main(argv: list[str] | None = None) -> int:
         help="production mode: no dev-mode test helpers such as POST /internal/truncate (or RUNYARD_DEV=0)",
     )
     serve.add_argument("--log-level", default="info")
+    _cluster_flags(serve)
+    serve.add_argument(
+        "--http-only", action="store_true", help="cluster mode: serve the API, leave execution to workers"
+    )
+    worker = commands.add_parser("worker", help="execute runs of a cluster without serving HTTP")
+    worker.add_argument("--config", default="langgraph.json", help="path to langgraph.json")
+    worker.add_argument("--database-url", default=None, help="postgresql://... shared by the cluster")
+    worker.add_argument(
+        "--max-concurrency", type=int, default=None, help="runs executed at once (default 10)"
+    )
+    worker.add_argument("--log-level", default="info")
+    _cluster_flags(worker)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=args.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
     if args.command == "serve":
         return _serve(args)
+    if args.command == "worker":
+        return _work(args)
     return 2
 
 

@@ -4,7 +4,9 @@ One setting picks the world (ARCHITECTURE.md, decision 5): without ``database_ur
 durable lives in one SQLite directory; with a ``postgresql://`` URL all of it lives in Postgres.
 
 Environment variables read by ``settings_from_env``: ``RUNYARD_DATABASE_URL``,
-``RUNYARD_MAX_CONCURRENCY``, ``RUNYARD_DRAIN_TIMEOUT``, ``RUNYARD_DEV`` (``0`` turns dev mode and
+``RUNYARD_MAX_CONCURRENCY``, ``RUNYARD_DRAIN_TIMEOUT``, ``RUNYARD_REDIS_URL`` (cluster mode) and its
+timings ``RUNYARD_LEASE_SECONDS``, ``RUNYARD_LEASE_HEARTBEAT``, ``RUNYARD_CLAIM_POLL_INTERVAL``,
+``RUNYARD_DEV`` (``0`` turns dev mode and
 its test helpers off), and langgraph-api's ``LANGGRAPH_CONFIG``: a JSON object mapping graph ids
 to the config of their system assistant (``{"agent": {"configurable": {"model": "x"}}}``).
 """
@@ -38,6 +40,29 @@ class Settings:
     assistant_configs: dict[str, dict[str, Any]] = field(default_factory=dict)
     """The config of each graph's system assistant, by graph id (``LANGGRAPH_CONFIG``)."""
     extra_env: dict[str, str] = field(default_factory=dict)
+    redis_url: str | None = None
+    """Cluster mode: Redis for events and signals between processes sharing one Postgres."""
+    execute_runs: bool = True
+    """False: serve HTTP only and leave execution to other processes (``runyard worker``)."""
+    lease_seconds: float = 3.0
+    lease_heartbeat: float = 1.0
+    claim_poll_interval: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.redis_url and not self.is_postgres:
+            raise SettingsError(
+                "--redis-url (cluster mode) needs a Postgres --database-url: "
+                f"{self.database_url or 'the SQLite default'} cannot be shared by many processes"
+            )
+        if not self.execute_runs and not self.redis_url:
+            raise SettingsError(
+                "A process that does not execute runs needs --redis-url and a Postgres --database-url, "
+                "shared with the processes that do"
+            )
+
+    @property
+    def cluster(self) -> bool:
+        return bool(self.redis_url)
 
     @property
     def state_dir(self) -> Path:
@@ -118,6 +143,16 @@ def parse_assistant_configs(raw: str) -> dict[str, dict[str, Any]]:
     return {str(graph_id): _check_assistant_config(graph_id, config) for graph_id, config in data.items()}
 
 
+def _positive(name: str, raw: str) -> float:
+    try:
+        value = float(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be a number of seconds, got {raw!r}") from None
+    if value <= 0:
+        raise SettingsError(f"{name} must be positive, got {raw!r}")
+    return value
+
+
 def settings_from_env(**overrides: object) -> Settings:
     """Settings from the environment (see the module docstring), then explicit overrides (the
     CLI's flags). Raises ``SettingsError`` naming the variable at fault."""
@@ -128,6 +163,15 @@ def settings_from_env(**overrides: object) -> Settings:
         env["max_concurrency"] = int(os.environ["RUNYARD_MAX_CONCURRENCY"])
     if "RUNYARD_DRAIN_TIMEOUT" in os.environ:
         env["drain_timeout"] = float(os.environ["RUNYARD_DRAIN_TIMEOUT"])
+    if "RUNYARD_REDIS_URL" in os.environ:
+        env["redis_url"] = os.environ["RUNYARD_REDIS_URL"]
+    for name, key in (
+        ("RUNYARD_LEASE_SECONDS", "lease_seconds"),
+        ("RUNYARD_LEASE_HEARTBEAT", "lease_heartbeat"),
+        ("RUNYARD_CLAIM_POLL_INTERVAL", "claim_poll_interval"),
+    ):
+        if name in os.environ:
+            env[key] = _positive(name, os.environ[name])
     if "RUNYARD_DEV" in os.environ:
         env["dev_mode"] = _flag("RUNYARD_DEV", os.environ["RUNYARD_DEV"])
     if os.environ.get("LANGGRAPH_CONFIG"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import asyncio
 import json
 import sys
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -21,42 +21,10 @@ from runyard.runs.store.base import ROW_FIELDS, RunStore
 from runyard.runs.store.memory import MemoryRunStore
 from runyard.runs.store.sql import SqlRunStore
 
+from .stores import close_sql_store, open_sql_store
+
 TERMINAL = sorted(s.value for s in TERMINAL_STATUSES)
 ALL_STATUSES = [s.value for s in RunStatus]
-
-
-async def _sql_store(url: str) -> SqlRunStore:
-    store = SqlRunStore.from_url(url)
-    await store.setup()
-    return store
-
-
-async def _close(store: SqlRunStore) -> None:
-    checked_out = store.engine.pool.checkedout()
-    await store.close()
-    assert checked_out == 0, f"{checked_out} connection(s) leaked"
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[RunStore]:
-    """Each implementation of the contract, on an empty database."""
-    if request.param == "memory":
-        yield MemoryRunStore()
-        return
-    sql = await _sql_store(request.getfixturevalue(f"{request.param}_url"))
-    yield sql
-    await _close(sql)
-
-
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def two_stores(request: pytest.FixtureRequest) -> AsyncIterator[tuple[SqlRunStore, SqlRunStore]]:
-    """Two SQL stores with separate engines on one database: two processes, as far as it can tell."""
-    url = request.getfixturevalue(f"{request.param}_url")
-    first = await _sql_store(url)
-    second = await _sql_store(url)
-    yield first, second
-    await _close(first)
-    await _close(second)
 
 
 def _at(minute: int, second: int = 0) -> str:
@@ -715,7 +683,7 @@ async def test_separate_processes_admit_exactly_one_and_lose_no_write(
         out, err = await asyncio.wait_for(process.communicate(), timeout=90)
         assert process.returncode == 0, err.decode()
         won += json.loads(out)
-    store = await _sql_store(url)
+    store = await open_sql_store(url)
     try:
         for round_no in range(PROCESS_ROUNDS):
             winners = [run for run in won if run.startswith(f"race-{round_no}-p")]
@@ -727,13 +695,13 @@ async def test_separate_processes_admit_exactly_one_and_lose_no_write(
                 assert row is not None
                 assert (row["status"], row["total_tokens"]) == ("success", round_no)
     finally:
-        await _close(store)
+        await close_sql_store(store)
 
 
 async def test_memory_and_sql_rows_have_the_same_keys(sqlite_url: str) -> None:
     """Both implementations return rows keyed by exactly ROW_FIELDS."""
     memory = MemoryRunStore()
-    sql = await _sql_store(sqlite_url)
+    sql = await open_sql_store(sqlite_url)
     try:
         for impl in (memory, sql):
             await impl.admit("r1", strategy="reject", thread_id="t1")
@@ -741,4 +709,4 @@ async def test_memory_and_sql_rows_have_the_same_keys(sqlite_url: str) -> None:
         assert memory_row is not None and sql_row is not None
         assert set(memory_row) == set(sql_row) == set(ROW_FIELDS)
     finally:
-        await _close(sql)
+        await close_sql_store(sql)

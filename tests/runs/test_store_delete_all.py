@@ -1,29 +1,12 @@
 """``RunStore.delete_all`` (the dev-mode truncation's store step), against every implementation.
 
-Kept apart from ``test_store_contract.py`` so the two can change independently; same three stores.
+Kept apart from ``test_store_contract.py`` so the two can change independently; same three
+stores (the ``store`` fixture of ``conftest.py``).
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
-import pytest
-
 from runyard.runs.store.base import RunStore
-from runyard.runs.store.memory import MemoryRunStore
-from runyard.runs.store.sql import SqlRunStore
-
-
-@pytest.fixture(params=["memory", "sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
-async def store(request: pytest.FixtureRequest) -> AsyncIterator[RunStore]:
-    """Each implementation of the contract, on an empty database."""
-    if request.param == "memory":
-        yield MemoryRunStore()
-        return
-    sql = SqlRunStore.from_url(request.getfixturevalue(f"{request.param}_url"))
-    await sql.setup()
-    yield sql
-    await sql.close()
 
 
 async def test_delete_all_removes_every_row_whatever_its_status(store: RunStore) -> None:

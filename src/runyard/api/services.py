@@ -25,10 +25,14 @@ from ..persistence.store import open_store, plan_store
 from ..runs import RunManager
 from ..runs.clock import now_iso
 from ..runs.executor import RunExecutor
+from ..runs.queue import ClusterQueue, LeaseSettings
 from ..runs.store.sql import SqlRunStore
+from ..streams.base import StreamBridge
 from ..streams.memory import MemoryStreamBridge
+from ..streams.signals import SignalBus
 from ..threads.base import ThreadStore
 from ..threads.sql import SqlThreadStore
+from .cluster import open_cluster_transport
 from .system_assistants import register_system_assistants
 from .thread_hooks import ThreadHooks
 
@@ -43,11 +47,12 @@ class Services:
     graphs: GraphRegistry
     manager: RunManager
     executor: RunExecutor
-    bridge: MemoryStreamBridge
+    bridge: StreamBridge
     threads: ThreadStore
     checkpointer: Any
     store: Any = None
     assistants: AssistantStore = field(default_factory=MemoryAssistantStore)
+    queue: ClusterQueue | None = None
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -67,8 +72,12 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         threads = SqlThreadStore.from_runner(run_store.runner)
         assistants = SqlAssistantStore.from_runner(run_store.runner)
         await register_system_assistants(assistants, graphs, settings)
-        bridge = MemoryStreamBridge()
-        stack.push_async_callback(bridge.close)
+        signals: SignalBus | None = None
+        if settings.cluster:
+            bridge, signals = await open_cluster_transport(stack, str(settings.redis_url))
+        else:
+            bridge = MemoryStreamBridge()
+            stack.push_async_callback(bridge.close)
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.database_url, sqlite_path=settings.checkpoint_path)
         )
@@ -81,6 +90,16 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         )
         started_at = now_iso()
         manager = RunManager(store=run_store)
+        queue = None
+        if signals is not None:
+            lease = LeaseSettings(
+                lease_seconds=settings.lease_seconds,
+                heartbeat_interval=settings.lease_heartbeat,
+                poll_interval=settings.claim_poll_interval,
+                fence_margin=min(1.0, (settings.lease_seconds - settings.lease_heartbeat) / 2),
+                max_attempts=settings.max_attempts,
+            )
+            queue = ClusterQueue(manager, run_store, signals, settings=lease, executes=settings.execute_runs)
         executor = RunExecutor(
             manager,
             bridge,
@@ -90,14 +109,29 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
             hooks=None,
             max_concurrency=settings.max_concurrency,
             stream_retention=settings.stream_retention,
+            queue=queue,
         )
         executor.hooks = ThreadHooks(threads, manager, executor)
         services = Services(
-            settings, graphs, manager, executor, bridge, threads, checkpointer, store, assistants=assistants
+            settings,
+            graphs,
+            manager,
+            executor,
+            bridge,
+            threads,
+            checkpointer,
+            store,
+            assistants=assistants,
+            queue=queue,
         )
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
         await executor.start()
+        if queue is not None:
+            # Cluster mode: a dead process's runs come back through lapsed leases, claimed by
+            # whichever process is free; adopting by age here would steal live processes' runs.
+            yield services
+            return
         adopted = await manager.adopt_orphaned_runs(before=started_at, max_attempts=settings.max_attempts)
         for record in adopted:
             executor.submit(record)
@@ -109,3 +143,8 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
 async def _drain(services: Services) -> None:
     await services.executor.stop()
     await services.manager.shutdown(timeout=services.settings.drain_timeout, requeue=True)
+    if services.queue is not None:
+        # What did not finish goes back to pending at once, so another process resumes it now
+        # rather than after its lease lapses; heartbeats stop only after that.
+        await services.queue.release_all()
+        await services.queue.stop()

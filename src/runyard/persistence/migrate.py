@@ -18,6 +18,9 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from alembic.util import CommandError
 from sqlalchemy import Connection, text
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine
 
@@ -26,6 +29,7 @@ from .engine import is_sqlite
 MIGRATIONS_DIR = Path(__file__).with_name("migrations")
 # An arbitrary fixed key: "runyard" spelled in ASCII, shared by every runyard process.
 ADVISORY_LOCK_KEY = 0x72756E79617264
+VERSION_TABLE = "runyard_alembic_version"
 
 
 def alembic_config(connection: Connection | None = None) -> Config:
@@ -50,8 +54,27 @@ def include_object(dialect: str) -> Callable[[Any, str | None, str, bool, Any], 
     return include
 
 
+class SchemaTooNewError(RuntimeError):
+    """The database was migrated by a newer runyard than this one: running on it could corrupt
+    what the newer processes wrote, so this process refuses to start (say which versions)."""
+
+
 def _upgrade_sync(connection: Connection) -> None:
-    command.upgrade(alembic_config(connection), "head")
+    config = alembic_config(connection)
+    script = ScriptDirectory.from_config(config)
+    current = MigrationContext.configure(
+        connection, opts={"version_table": VERSION_TABLE}
+    ).get_current_revision()
+    if current is not None:
+        try:
+            script.get_revision(current)
+        except CommandError:
+            raise SchemaTooNewError(
+                f"The database schema is at revision {current}, which this runyard does not know "
+                f"(it knows up to {script.get_current_head()}): another process runs a newer runyard. "
+                "Run the same version on every process."
+            ) from None
+    command.upgrade(config, "head")
 
 
 def _lock_file(database: str) -> int:

@@ -36,6 +36,7 @@ from ..runs.clock import parse_iso
 metadata = MetaData()
 
 RUNNING_WHERE = text("status = 'running'")
+LEASED_WHERE = text("lease_expires_at IS NOT NULL")
 
 
 class UtcTimestamp(TypeDecorator[datetime]):
@@ -88,6 +89,10 @@ runs = Table(
     Column("owner", String()),
     Column("attempt", Integer(), nullable=False, server_default="0"),
     Column("lease_expires_at", UtcTimestamp()),
+    # The first cancel's action, for an owner in another process (migration 0005).
+    Column("cancel_action", String(16)),
+    # A delayed run (``after_seconds``) is not claimed before this instant (migration 0005).
+    Column("not_before", UtcTimestamp()),
     Column("total_input_tokens", BigInteger(), nullable=False, server_default="0"),
     Column("total_output_tokens", BigInteger(), nullable=False, server_default="0"),
     Column("total_tokens", BigInteger(), nullable=False, server_default="0"),
@@ -99,6 +104,13 @@ runs = Table(
     UniqueConstraint("run_id", name="uq_runs_run_id"),
     Index("ix_runs_thread_created", "thread_id", "created_at"),
     Index("ix_runs_status", "status"),
+    Index(
+        "ix_runs_leased",
+        "owner",
+        "lease_expires_at",
+        sqlite_where=LEASED_WHERE,
+        postgresql_where=LEASED_WHERE,
+    ),
     Index(
         "uq_runs_thread_running",
         "thread_id",

@@ -23,9 +23,10 @@ from langchain_core.runnables import RunnableConfig
 from langgraph.types import Command, Send
 
 from ..streams.base import StreamBridge
-from ..streams.errors import StreamError
+from ..streams.errors import StreamError, StreamUnavailableError
 from . import serde
 from .manager import RunManager
+from .queue import ClusterQueue
 from .record import RunRecord
 from .schemas import RunStatus
 from .stream_modes import debug_event, langgraph_modes
@@ -153,6 +154,7 @@ class RunExecutor:
         hooks: RunHooks | None = None,
         max_concurrency: int = 10,
         stream_retention: float = 120.0,
+        queue: ClusterQueue | None = None,
     ) -> None:
         if max_concurrency < 1:
             raise ValueError("max_concurrency must be at least 1")
@@ -171,6 +173,9 @@ class RunExecutor:
         self._scheduler: asyncio.Task[None] | None = None
         self._timers: set[asyncio.TimerHandle] = set()
         self._accepting = True
+        # Cluster mode: runs are claimed from the shared store instead of queued here.
+        self.queue = queue
+        self._announcing: set[asyncio.Task[None]] = set()
 
     @property
     def active(self) -> int:
@@ -183,10 +188,14 @@ class RunExecutor:
     async def start(self) -> None:
         if self._scheduler is None:
             self._scheduler = asyncio.create_task(self._schedule_loop(), name="runyard-scheduler")
+            if self.queue is not None:
+                await self.queue.start(wake=self.wake, settle=self._drop_unstarted)
 
     async def stop(self) -> None:
         """Stop starting runs (the drain of running ones is ``RunManager.shutdown``)."""
         self._accepting = False
+        if self.queue is not None:
+            self.queue.stop_claiming()
         for timer in self._timers:
             timer.cancel()
         self._timers.clear()
@@ -198,7 +207,18 @@ class RunExecutor:
     def submit(self, record: RunRecord, *, delay: float = 0.0) -> None:
         """Queue an admitted (pending) run; it starts when a slot and its thread are free, and
         not before ``delay`` seconds. A delayed run waits in the queue like any other, so a
-        cancel reaches it (and ends its stream) at the next wake-up, not when the delay ends."""
+        cancel reaches it (and ends its stream) at the next wake-up, not when the delay ends.
+
+        In cluster mode the run is the store's to hand out: this process forgets its copy and
+        wakes every process, itself included, to claim it (when due: ``not_before``)."""
+        if self.queue is not None:
+            self.manager.forget(record.run_id)
+            if delay > 0:
+                self._timers.add(asyncio.get_running_loop().call_later(delay, self._wake.set))
+            announcing = asyncio.create_task(self.queue.announce())
+            self._announcing.add(announcing)
+            announcing.add_done_callback(self._announcing.discard)
+            return
         self._waiting[record.run_id] = record
         if delay > 0:
             loop = asyncio.get_running_loop()
@@ -241,6 +261,9 @@ class RunExecutor:
         self._not_before.pop(run_id, None)
 
     async def _start_ready(self) -> None:
+        if self.queue is not None:
+            await self._claim_ready(self.queue)
+            return
         now = asyncio.get_running_loop().time()
         for run_id, record in list(self._waiting.items()):
             if record.status is not RunStatus.pending:
@@ -260,6 +283,14 @@ class RunExecutor:
             self._active += 1
             record.task = asyncio.create_task(self._run(record), name=f"runyard-run:{run_id}")
 
+    async def _claim_ready(self, queue: ClusterQueue) -> None:
+        while self._accepting and self._active < self.max_concurrency:
+            record = await queue.claim()
+            if record is None:
+                return
+            self._active += 1
+            record.task = asyncio.create_task(self._run(record), name=f"runyard-run:{record.run_id}")
+
     async def _drop_unstarted(self, record: RunRecord) -> None:
         """A run cancelled before it started: end its stream, tell the thread, honour rollback."""
         rolled_back = record.abort_action == "rollback" and record.status is RunStatus.interrupted
@@ -275,6 +306,8 @@ class RunExecutor:
         try:
             await self._execute(record)
         finally:
+            if self.queue is not None:
+                await asyncio.shield(self.queue.release(record))
             self._active -= 1
             self._wake.set()
 
@@ -310,7 +343,10 @@ class RunExecutor:
         return config  # type: ignore[return-value]
 
     async def _publish(self, run_id: str, event: str, data: Any) -> None:
-        await self.bridge.publish(run_id, event, serde.fragment(data))
+        # A bridge whose server is down loses the event (it logs, counts, and shows readers a
+        # gap); the run goes on: its outcome is in the run store, not in the stream.
+        with suppress(StreamUnavailableError):
+            await self.bridge.publish(run_id, event, serde.fragment(data))
 
     async def _execute(self, record: RunRecord) -> None:
         run_id = record.run_id
@@ -439,7 +475,10 @@ class RunExecutor:
             # it after the drain; the thread stays busy and the stream stays open for resumption.
             return
         if not cancelled:
-            await self.manager.set_status(run_id, status, error=error)
+            if self.queue is None:
+                await self.manager.set_status(run_id, status, error=error)
+            elif not await self.queue.finish(record, status, error):
+                return  # taken over: the run's outcome is the new owner's to write
         rolled_back = (
             cancelled and record.abort_action == "rollback" and record.status is RunStatus.interrupted
         )

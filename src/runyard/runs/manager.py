@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar
 
 from .clock import now_iso, parse_iso
 from .errors import ConflictError
@@ -38,6 +38,14 @@ T = TypeVar("T")
 _now_iso = now_iso
 
 _CANCEL_ACTIONS = ("interrupt", "rollback")
+
+
+class RemoteRuns(Protocol):
+    """What the manager asks of cluster mode for runs another process may execute."""
+
+    async def cancel(self, run_id: str, action: str) -> bool: ...
+
+    async def cancelled_elsewhere(self, run_ids: list[str], action: str) -> None: ...
 
 
 def _default_owner() -> str:
@@ -66,6 +74,8 @@ class RunManager:
         self._finished: deque[str] = deque()
         self._thread_locks: dict[str, asyncio.Lock] = {}
         self._thread_lock_users: dict[str, int] = {}
+        # Cluster mode (``runs.queue.ClusterQueue``): runs this process does not execute.
+        self.remote: RemoteRuns | None = None
 
     @property
     def store(self) -> RunStore | None:
@@ -280,6 +290,7 @@ class RunManager:
         model_name: str | None = None,
         user_id: str | None = None,
         run_id: str | None = None,
+        not_before: str | None = None,
     ) -> RunRecord:
         """Admit a new pending run on ``thread_id`` under ``multitask_strategy``, atomically.
 
@@ -305,6 +316,7 @@ class RunManager:
                 model_name=model_name,
                 run_id=run_id,
             )
+            record.not_before = not_before
             admitted = await self._register(
                 record,
                 "admit",
@@ -323,6 +335,9 @@ class RunManager:
                     cancelled.append(other)
         for other in cancelled:
             await self._persist_status(other, RunStatus.interrupted)
+        elsewhere = [run_id for run_id in interrupted_ids if run_id not in self._runs]
+        if elsewhere and self.remote is not None:
+            await self.remote.cancelled_elsewhere(elsewhere, multitask_strategy)
         logger.debug("Run admitted: run_id=%s thread_id=%s", record.run_id, thread_id)
         return record
 
@@ -411,8 +426,19 @@ class RunManager:
         return newest_first(list(by_id.values()))
 
     async def has_inflight(self, thread_id: str) -> bool:
-        """True when this process holds a pending or running run on ``thread_id``."""
-        return bool(self._inflight_on(thread_id))
+        """True when a pending or running run on ``thread_id`` remains: one this process holds,
+        or, in cluster mode, one any process holds (per the store)."""
+        if self._inflight_on(thread_id):
+            return True
+        store = self._store
+        if self.remote is None or store is None:
+            return False
+        try:
+            rows = await store.list_by_thread(thread_id, limit=50)
+        except Exception:
+            logger.warning("Failed to read the runs of thread %s", thread_id, exc_info=True)
+            return False
+        return any(RunStatus(row.get("status") or "pending").is_active for row in rows)
 
     def live_records(self, thread_id: str | None = None) -> list[RunRecord]:
         """The records this process holds (optionally of one thread), for scheduling and cancels."""
@@ -420,6 +446,15 @@ class RunManager:
         return records if thread_id is None else [r for r in records if r.thread_id == thread_id]
 
     # -- transitions -----------------------------------------------------------------------
+
+    def note_status(self, record: RunRecord, status: RunStatus, *, error: str | None = None) -> None:
+        """Record in memory a status the store already holds (cluster mode's fenced writes)."""
+        record.status = status
+        record.updated_at = _now_iso()
+        if error is not None:
+            record.error = error
+        if status.is_terminal:
+            self._mark_finished(record)
 
     async def set_status(self, run_id: str, status: RunStatus, *, error: str | None = None) -> bool:
         """Move a live run to ``status``; False when unknown or refused.
@@ -517,6 +552,8 @@ class RunManager:
             raise ValueError(
                 f"Unknown cancel action '{action}'. Supported actions: {', '.join(_CANCEL_ACTIONS)}"
             )
+        if self.remote is not None:
+            return await self.remote.cancel(run_id, action)
         record = self._runs.get(run_id)
         if record is None:
             return False
@@ -528,6 +565,26 @@ class RunManager:
         await self._persist_status(record, RunStatus.interrupted)
         logger.info("Run %s cancelled (action=%s)", run_id, action)
         return True
+
+    def cancel_local(self, run_id: str, action: str) -> RunRecord | None:
+        """Stop a run executing here whose cancel another process already made durable."""
+        record = self._runs.get(run_id)
+        if record is None or record.task is None or record.task.done() or record.abort_event.is_set():
+            return None
+        self._signal_cancel(record, action)
+        return record
+
+    def forget(self, run_id: str) -> None:
+        """Drop a live record that this process will not execute (cluster mode: whichever
+        process claims the run executes it), so reads here come from the store, not a stale copy."""
+        self._runs.pop(run_id, None)
+
+    def adopt_claimed(self, row: dict[str, Any]) -> RunRecord:
+        """Make a run this process just claimed live here (it may have been admitted elsewhere)."""
+        record = RunRecord.from_row(row)
+        record.store_only = False
+        self._runs[record.run_id] = record
+        return record
 
     async def delete(self, run_id: str) -> bool:
         """Forget a run here and in the store (a rolled-back run, a deleted thread's runs).
@@ -776,6 +833,11 @@ class RunManager:
                     self._mark_finished(record)
                 to_persist.append(record)
 
+        if self.remote is not None:
+            # Cluster mode: the rows are the queue's to hand back (``release_all``), guarded by
+            # owner; an unguarded "pending" here could land after another process had already
+            # claimed the run again, and send it round a second time.
+            to_persist = []
         if to_persist:
             remaining = deadline - loop.time()
             if remaining <= 0:

@@ -49,6 +49,8 @@ class RunRecord:
     owner: str | None = None
     attempt: int = 0
     lease_expires_at: str | None = None
+    # A delayed run (``after_seconds``) does not start before this instant.
+    not_before: str | None = None
     total_input_tokens: int = 0
     total_output_tokens: int = 0
     total_tokens: int = 0
@@ -57,6 +59,9 @@ class RunRecord:
     token_usage_by_model: dict[str, Any] = field(default_factory=dict)
     last_ai_message: str | None = None
     first_human_message: str | None = None
+    # Cluster mode: this attempt was stopped because the process lost (or could not confirm)
+    # its lease; it writes nothing more, the next owner carries the run on.
+    fenced: bool = field(default=False, repr=False)
     # Monotonic time the record turned terminal; drives eviction from the live registry.
     finished_at: float | None = field(default=None, repr=False)
 
@@ -74,6 +79,7 @@ class RunRecord:
             "error": error if error is not None else self.error,
             "created_at": self.created_at,
             "model_name": self.model_name,
+            "not_before": self.not_before,
         }
 
     @classmethod
@@ -101,6 +107,7 @@ class RunRecord:
             owner=row.get("owner"),
             attempt=row.get("attempt") or 0,
             lease_expires_at=row.get("lease_expires_at"),
+            not_before=row.get("not_before"),
             total_input_tokens=row.get("total_input_tokens") or 0,
             total_output_tokens=row.get("total_output_tokens") or 0,
             total_tokens=row.get("total_tokens") or 0,

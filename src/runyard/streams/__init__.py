@@ -13,7 +13,7 @@ from .base import (
     StreamItem,
     parse_event_id,
 )
-from .errors import StreamClosedError, StreamEndedError, StreamError
+from .errors import StreamClosedError, StreamEndedError, StreamError, StreamUnavailableError
 from .memory import MemoryStreamBridge
 
 __all__ = [
@@ -27,5 +27,6 @@ __all__ = [
     "StreamEvent",
     "StreamGap",
     "StreamItem",
+    "StreamUnavailableError",
     "parse_event_id",
 ]

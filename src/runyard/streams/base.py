@@ -55,7 +55,15 @@ against every implementation):
 
 Data: an event's ``data`` must be encodable as JSON by orjson (SSE framing and cross-process
 bridges encode it). An in-process bridge may keep a reference instead of a copy, so a publisher
-must not mutate ``data`` after publishing, and readers share it read-only.
+must not mutate ``data`` after publishing, and readers share it read-only. A cross-process bridge
+yields ``data`` as an ``orjson.Fragment`` of the JSON it stored: SSE framing and ``orjson.dumps``
+embed those bytes as they are (a payload is encoded once, at publish), and a reader that needs
+the value parses it (``orjson.loads(orjson.dumps(data))``).
+
+Failure (cross-process bridges): when the server behind the bridge does not answer, ``publish``
+and ``publish_end`` raise ``StreamUnavailableError``; the event is lost, readers see a
+``StreamGap`` where it was, and the run goes on. Readers get the same error, a
+``StreamClosedError``, when they cannot reach the server for a while: never a hang.
 """
 
 from __future__ import annotations

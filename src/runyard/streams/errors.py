@@ -5,6 +5,10 @@
     │                         cleaned up while a subscription still read it. An SSE response
     │                         that gets this closes *without* an ``end`` frame, so a client
     │                         asks the run's status and reconnects if the run still goes on.
+    │   └── StreamUnavailableError  the server behind a cross-process bridge (Redis) cannot be
+    │                         reached. Readers get it as a closed log (the API then answers from
+    │                         the run store); ``publish`` raises it when an event is lost, and
+    │                         the run goes on without it (the bridge logged and counted it).
     └── StreamEndedError      ``publish`` after ``publish_end`` on the same run: nothing may
                               follow the end marker, because subscribers have already stopped.
 
@@ -33,3 +37,11 @@ class StreamEndedError(StreamError):
     def __init__(self, run_id: str) -> None:
         super().__init__(f"The event log of run {run_id} has ended; nothing may be published after the end")
         self.run_id = run_id
+
+
+class StreamUnavailableError(StreamClosedError):
+    """The server behind the bridge does not answer; the message names it and the operation."""
+
+    def __init__(self, message: str) -> None:
+        Exception.__init__(self, message)
+        self.run_id = None

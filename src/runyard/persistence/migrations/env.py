@@ -10,10 +10,8 @@ from alembic import context
 
 import runyard.persistence.assistant_tables  # noqa: F401 - registers the assistants tables
 from runyard.persistence import thread_tables  # noqa: F401 - registers the threads table
-from runyard.persistence.migrate import include_object
+from runyard.persistence.migrate import VERSION_TABLE, include_object
 from runyard.persistence.tables import metadata
-
-VERSION_TABLE = "runyard_alembic_version"
 
 connection = context.config.attributes.get("connection")
 if connection is None:

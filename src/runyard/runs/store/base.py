@@ -47,6 +47,8 @@ ROW_FIELDS: tuple[str, ...] = (
     "owner",
     "attempt",
     "lease_expires_at",
+    "cancel_action",
+    "not_before",
     *USAGE_FIELDS,
 )
 
@@ -79,6 +81,7 @@ class RunStore(ABC):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         """Insert a row, or replace the named columns of an existing one (an idempotent upsert).
 
@@ -100,7 +103,7 @@ class RunStore(ABC):
 
         ``reject``: insert only if the thread has no active run, else raise ``ThreadBusyError``.
         ``interrupt``/``rollback``: in the same transaction, mark the thread's active runs
-        ``interrupted`` and insert. ``enqueue``: insert behind whatever is active.
+        ``interrupted`` (``cancel_action`` = the strategy, for their owners) and insert. ``enqueue``: insert behind whatever is active.
         Returns the ids of the runs this admission interrupted.
         """
 
@@ -168,6 +171,57 @@ class RunStore(ABC):
         With ``before``, only rows created strictly earlier: rows from a previous life of the
         process, not runs admitted since it started.
         """
+
+    # -- leases: many processes on one database (cluster mode) ------------------------------
+    #
+    # A run is *held* while its lease_expires_at is set and in the future: its owner is
+    # executing it or still unwinding it (a cancelled run keeps its hold until the owner has
+    # stopped the graph), so no other run on its thread may start meanwhile. Lease instants
+    # are the database's clock on Postgres, so the processes' clocks may differ.
+
+    @abstractmethod
+    async def claim(self, owner: str, *, lease_seconds: float, max_attempts: int) -> dict[str, Any] | None:
+        """Claim the oldest run ``owner`` may execute now; its row after the claim, or None.
+
+        Claimable: a pending run that is due (``not_before`` passed or unset), is the oldest
+        pending run of its thread, and whose thread has no other run running or held; or a
+        running run whose lease lapsed and that has used fewer than ``max_attempts`` attempts
+        (a takeover: same run_id, so LangGraph resumes it from its last checkpoint). The claim
+        sets owner, attempt + 1, a lease of ``lease_seconds`` and clears ``cancel_action``, in
+        one guarded write: two owners racing for a run never both win it.
+        """
+
+    @abstractmethod
+    async def renew(self, owner: str, *, lease_seconds: float) -> list[dict[str, Any]]:
+        """Extend every lease ``owner`` holds; the held rows (``run_id``, ``status``,
+        ``cancel_action``) after the write. A run cancelled from another process shows here as
+        ``interrupted`` with its action, which is how the owner learns of it when the signal
+        was lost; a run missing from the answer is no longer this owner's to execute."""
+
+    @abstractmethod
+    async def release(self, run_id: str, owner: str) -> bool:
+        """End ``owner``'s hold on the run (its task has stopped); False when it held none."""
+
+    @abstractmethod
+    async def requeue_owned(self, owner: str) -> list[str]:
+        """Put ``owner``'s running runs back to pending and drop all its holds (a graceful stop),
+        so another process claims them at once; the ids of the runs requeued."""
+
+    @abstractmethod
+    async def abandon_lapsed(self, *, max_attempts: int, error: str) -> list[dict[str, Any]]:
+        """End ``error`` each running run whose lease lapsed after ``max_attempts`` attempts;
+        their rows after the write."""
+
+    @abstractmethod
+    async def request_cancel(self, run_id: str, action: str) -> dict[str, Any] | None:
+        """Cancel an active run from any process: status ``interrupted`` and ``cancel_action``,
+        guarded so the first cancel wins (a later one leaves the first action). The row after
+        the write, or None when it is missing; a row that had already ended keeps its status."""
+
+    @abstractmethod
+    async def finish_owned(self, run_id: str, owner: str, status: str, *, error: str | None = None) -> bool:
+        """The owner's final status write, fenced: applied only while ``owner`` still owns the
+        run (a takeover made the old owner's word void) and under ``update_status``'s guard."""
 
 
 def validate_strategy(strategy: str) -> None:

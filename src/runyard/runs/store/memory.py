@@ -8,6 +8,7 @@ makes each one atomic on the event loop: that is this store's transaction.
 from __future__ import annotations
 
 import copy
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from ..clock import now_iso, parse_iso, to_iso
@@ -54,6 +55,7 @@ class MemoryRunStore(RunStore):
         record["metadata"] = record["metadata"] or {}
         record["kwargs"] = record["kwargs"] or {}
         record["created_at"] = to_iso(record["created_at"]) or now
+        record["not_before"] = to_iso(record["not_before"])
         record["updated_at"] = now
         return record
 
@@ -81,6 +83,7 @@ class MemoryRunStore(RunStore):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         fields = {
             "thread_id": thread_id,
@@ -94,6 +97,7 @@ class MemoryRunStore(RunStore):
             "error": error,
             "created_at": created_at,
             "model_name": model_name,
+            "not_before": not_before,
         }
         existing = self._rows.get(run_id)
         if status == RunStatus.running.value:
@@ -108,6 +112,8 @@ class MemoryRunStore(RunStore):
                 existing[key] = to_iso(created_at) or existing[key]
             elif key in ("metadata", "kwargs"):
                 existing[key] = copy.deepcopy(value) or {}
+            elif key == "not_before":
+                existing[key] = to_iso(not_before)
             else:
                 existing[key] = value
         existing["updated_at"] = now_iso()
@@ -131,6 +137,7 @@ class MemoryRunStore(RunStore):
             now = now_iso()
             for other in active:
                 other["status"] = RunStatus.interrupted.value
+                other["cancel_action"] = strategy
                 other["updated_at"] = now
                 interrupted.append(other["run_id"])
         self._rows[run_id] = self._new_row(run_id, {**row, "status": RunStatus.pending.value})
@@ -240,3 +247,128 @@ class MemoryRunStore(RunStore):
         ]
         rows.sort(key=lambda r: parse_iso(r.get("created_at")))
         return [copy.deepcopy(r) for r in rows]
+
+    # -- leases ----------------------------------------------------------------------------
+
+    @staticmethod
+    def _held(row: dict[str, Any], now: datetime) -> bool:
+        lease = row.get("lease_expires_at")
+        return lease is not None and parse_iso(lease) > now
+
+    def _claimable(self, row: dict[str, Any], now: datetime, max_attempts: int) -> bool:
+        status = row.get("status") or RunStatus.pending.value
+        if status == RunStatus.running.value:
+            lease = row.get("lease_expires_at")
+            return lease is not None and parse_iso(lease) <= now and (row.get("attempt") or 0) < max_attempts
+        if status != RunStatus.pending.value:
+            return False
+        due = row.get("not_before")
+        if due is not None and parse_iso(due) > now:
+            return False
+        key = (parse_iso(row.get("created_at")), row["run_id"])
+        for other in self._rows.values():
+            if other is row or other["thread_id"] != row["thread_id"]:
+                continue
+            if other.get("status") == RunStatus.running.value or self._held(other, now):
+                return False
+            other_status = other.get("status") or RunStatus.pending.value
+            if other_status == RunStatus.pending.value and (
+                (parse_iso(other.get("created_at")), other["run_id"]) < key
+            ):
+                return False
+        return True
+
+    async def claim(self, owner: str, *, lease_seconds: float, max_attempts: int) -> dict[str, Any] | None:
+        now = datetime.now(UTC)
+        candidates = [r for r in self._rows.values() if self._claimable(r, now, max_attempts)]
+        if not candidates:
+            return None
+        row = min(candidates, key=lambda r: (parse_iso(r.get("created_at")), r["run_id"]))
+        row["status"] = RunStatus.running.value
+        row["owner"] = owner
+        row["attempt"] = (row.get("attempt") or 0) + 1
+        row["lease_expires_at"] = (now + timedelta(seconds=lease_seconds)).isoformat()
+        row["cancel_action"] = None
+        row["updated_at"] = now_iso()
+        return copy.deepcopy(row)
+
+    async def renew(self, owner: str, *, lease_seconds: float) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        lease = (now + timedelta(seconds=lease_seconds)).isoformat()
+        held = []
+        for row in self._rows.values():
+            if row.get("owner") == owner and row.get("lease_expires_at") is not None:
+                row["lease_expires_at"] = lease
+                held.append(
+                    {
+                        "run_id": row["run_id"],
+                        "status": row["status"],
+                        "cancel_action": row.get("cancel_action"),
+                    }
+                )
+        return held
+
+    @staticmethod
+    def _let_go(row: dict[str, Any]) -> bool:
+        """Drop an owner's hold; a run it left running goes back to pending, ownerless."""
+        changed = False
+        if row.get("status") == RunStatus.running.value:
+            row["status"] = RunStatus.pending.value
+            row["owner"] = None
+            row["updated_at"] = now_iso()
+            changed = True
+        if row.get("lease_expires_at") is not None:
+            row["lease_expires_at"] = None
+            changed = True
+        return changed
+
+    async def release(self, run_id: str, owner: str) -> bool:
+        row = self._rows.get(run_id)
+        if row is None or row.get("owner") != owner:
+            return False
+        return self._let_go(row)
+
+    async def requeue_owned(self, owner: str) -> list[str]:
+        requeued = []
+        for row in self._rows.values():
+            if row.get("owner") != owner:
+                continue
+            was_running = row.get("status") == RunStatus.running.value
+            self._let_go(row)
+            if was_running:
+                requeued.append(row["run_id"])
+        return requeued
+
+    async def abandon_lapsed(self, *, max_attempts: int, error: str) -> list[dict[str, Any]]:
+        now = datetime.now(UTC)
+        ended = []
+        for row in self._rows.values():
+            lease = row.get("lease_expires_at")
+            if (
+                row.get("status") == RunStatus.running.value
+                and lease is not None
+                and parse_iso(lease) <= now
+                and (row.get("attempt") or 0) >= max_attempts
+            ):
+                row["status"] = RunStatus.error.value
+                row["error"] = error
+                row["lease_expires_at"] = None
+                row["updated_at"] = now_iso()
+                ended.append(copy.deepcopy(row))
+        return ended
+
+    async def request_cancel(self, run_id: str, action: str) -> dict[str, Any] | None:
+        row = self._rows.get(run_id)
+        if row is None:
+            return None
+        if _is_active(row):
+            row["status"] = RunStatus.interrupted.value
+            row["cancel_action"] = action
+            row["updated_at"] = now_iso()
+        return copy.deepcopy(row)
+
+    async def finish_owned(self, run_id: str, owner: str, status: str, *, error: str | None = None) -> bool:
+        row = self._rows.get(run_id)
+        if row is None or row.get("owner") != owner:
+            return False
+        return await self.update_status(run_id, status, error=error)

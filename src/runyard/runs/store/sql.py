@@ -25,7 +25,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Mapping, Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine, Executable
@@ -38,9 +38,10 @@ from ..clock import now, parse_iso
 from ..errors import ThreadBusyError
 from ..schemas import RunStatus
 from .base import ROW_FIELDS, USAGE_COLUMNS, RunStore, validate_strategy
+from .sql_lease_statements import LeaseStatements
 from .sql_statements import FIELD_COLUMNS, RunStatements
 
-_TIMESTAMP_FIELDS = ("created_at", "updated_at", "lease_expires_at")
+_TIMESTAMP_FIELDS = ("created_at", "updated_at", "lease_expires_at", "not_before")
 _UNIQUE_SQLITE_CODES = frozenset({sqlite3.SQLITE_CONSTRAINT_UNIQUE, sqlite3.SQLITE_CONSTRAINT_PRIMARYKEY})
 # What a new row holds for every column the caller leaves out (as MemoryRunStore does).
 _NEW_ROW: dict[str, Any] = dict.fromkeys(FIELD_COLUMNS.values()) | {
@@ -106,6 +107,7 @@ class SqlRunStore(RunStore):
         self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
         self._owns_engine = owns_engine
         self._sql = RunStatements(self._db.dialect_name)
+        self._leases = LeaseStatements(self._db.dialect_name)
 
     @classmethod
     def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlRunStore:
@@ -168,6 +170,7 @@ class SqlRunStore(RunStore):
         error: str | None = None,
         created_at: str | None = None,
         model_name: str | None = None,
+        not_before: str | None = None,
     ) -> None:
         fields = {
             "thread_id": thread_id,
@@ -181,6 +184,7 @@ class SqlRunStore(RunStore):
             "error": error,
             "created_at": created_at,
             "model_name": model_name,
+            "not_before": not_before,
         }
         statement = self._sql.put_created if created_at else self._sql.put
         try:
@@ -214,7 +218,10 @@ class SqlRunStore(RunStore):
             await self._db.write(*self._thread_lock(thread_id), (self._sql.admit, values))
             return []
         # interrupt, rollback: mark the thread's active runs and admit, in one transaction.
-        interrupt = (self._sql.interrupt_thread, {"b_thread_id": thread_id, "b_now": stamp})
+        interrupt = (
+            self._sql.interrupt_thread,
+            {"b_thread_id": thread_id, "b_now": stamp, "b_action": strategy},
+        )
         *_, marked, _admitted = await self._db.write(
             *self._thread_lock(thread_id), interrupt, (self._sql.admit, values)
         )
@@ -299,3 +306,67 @@ class SqlRunStore(RunStore):
         if not before:
             return await self._rows(self._sql.list_inflight, {})
         return await self._rows(self._sql.list_inflight_before, {"b_before": parse_iso(before)})
+
+    # -- leases ----------------------------------------------------------------------------
+
+    def _clock(self, lease_seconds: float | None = None) -> dict[str, Any]:
+        """The time parameters of a lease statement: none on Postgres (its ``now()`` decides)."""
+        if self._leases.uses_db_clock:
+            return {} if lease_seconds is None else {"b_lease_seconds": lease_seconds}
+        stamp = now()
+        params: dict[str, Any] = {"b_now": stamp}
+        if lease_seconds is not None:
+            params["b_lease"] = stamp + timedelta(seconds=lease_seconds)
+        return params
+
+    async def claim(self, owner: str, *, lease_seconds: float, max_attempts: int) -> dict[str, Any] | None:
+        params = {"b_owner": owner, "b_max_attempts": max_attempts, **self._clock(lease_seconds)}
+        try:
+            (outcome,) = await self._db.write((self._leases.claim, params))
+        except IntegrityError as exc:
+            if _is_unique_violation(exc):
+                return None  # a run on the thread started between the pick and the write
+            raise
+        return _to_row(outcome.rows[0]) if outcome.rows else None
+
+    async def renew(self, owner: str, *, lease_seconds: float) -> list[dict[str, Any]]:
+        params = {"b_owner": owner, **self._clock(lease_seconds)}
+        (outcome,) = await self._db.write((self._leases.renew, params))
+        return [{"run_id": r[0], "status": r[1], "cancel_action": r[2]} for r in outcome.rows]
+
+    async def release(self, run_id: str, owner: str) -> bool:
+        params = {"b_run_id": run_id, "b_owner": owner, **self._clock()}
+        requeued, unheld = await self._db.write(
+            (self._leases.requeue_run, params), (self._leases.unhold_run, params)
+        )
+        return requeued.rowcount + unheld.rowcount > 0
+
+    async def requeue_owned(self, owner: str) -> list[str]:
+        params = {"b_owner": owner, **self._clock()}
+        requeued, _unheld = await self._db.write(
+            (self._leases.requeue_owner, params), (self._leases.unhold_owner, params)
+        )
+        return [str(row[0]) for row in requeued.rows]
+
+    async def abandon_lapsed(self, *, max_attempts: int, error: str) -> list[dict[str, Any]]:
+        params = {"b_max_attempts": max_attempts, "b_error": error, **self._clock()}
+        (outcome,) = await self._db.write((self._leases.abandon_lapsed, params))
+        return [_to_row(values) for values in outcome.rows]
+
+    async def request_cancel(self, run_id: str, action: str) -> dict[str, Any] | None:
+        params = {"b_run_id": run_id, "b_action": action, **self._clock()}
+        await self._db.write((self._leases.request_cancel, params))
+        return await self.get(run_id)
+
+    async def finish_owned(self, run_id: str, owner: str, status: str, *, error: str | None = None) -> bool:
+        params: dict[str, Any] = {
+            "b_run_id": run_id,
+            "b_owner": owner,
+            "b_status": RunStatus(status).value,
+            **self._clock(),
+        }
+        statement = self._leases.finish_owned
+        if error is not None:
+            params["b_error"] = error
+            statement = self._leases.finish_owned_error
+        return await self._write(statement, params) > 0

@@ -44,6 +44,7 @@ PUT_COLUMNS = (
     "kwargs_json",
     "error",
     "model_name",
+    "not_before",
     "updated_at",
 )
 
@@ -121,7 +122,11 @@ class RunStatements:
         self.interrupt_thread = (
             update(runs)
             .where(runs.c.thread_id == bindparam("b_thread_id"), _is_active(runs.c.status))
-            .values(status=RunStatus.interrupted.value, updated_at=self._stamp)
+            .values(
+                status=RunStatus.interrupted.value,
+                cancel_action=bindparam("b_action"),
+                updated_at=self._stamp,
+            )
             .returning(runs.c.run_id, runs.c.seq)
         )
 

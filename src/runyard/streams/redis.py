@@ -1,0 +1,530 @@
+"""``RedisStreamBridge``: run logs in Redis Streams, shared by every runyard process of a cluster.
+
+Keys (``{prefix}`` is ``key_prefix``; the ``{run_id}`` hash tag keeps both keys of a run on one
+Redis Cluster slot, so the Lua scripts below may touch both):
+
+- ``{prefix}:{<run_id>}:log``, a Redis Stream. Entries are events (fields ``e``, the event name,
+  and ``d``, its JSON), the end marker (field ``end``) or the cleanup tombstone (field ``gone``).
+- ``{prefix}:{<run_id>}:meta``, a hash: ``ms`` and ``seq`` of the next id, ``state`` (absent
+  while the log is open, ``ended``, ``gone``).
+
+Ids. Each entry's Redis stream id *is* its event id, ``"<ms>-<seq>"``, chosen by the publish
+script rather than by ``XADD *``: ``seq`` is the event's absolute position in the run's log (0,
+1, 2...) and ``ms`` the Redis server clock, never going back within a log. So ``Last-Event-ID``
+replay is ``XREAD`` from that id, and a reader knows it missed trimmed events by arithmetic (the
+next seq it reads is not the one it expected), with no extra round trip. Events published by any
+process share one clock and one counter, the Redis server's.
+
+Retention. ``XADD`` trims with an exact ``MAXLEN`` of ``max_events_per_run`` (the end marker gets
+one more), not ``MAXLEN ~``: the approximate form trims whole radix-tree nodes (100 entries by
+default), so a log would hold a variable number of events and a gap could not name exactly what
+is left. Trimming one entry per ``XADD`` is O(1). Every write sets a TTL of ``ttl`` seconds on
+both keys, so a log whose publisher died vanishes by itself; ``cleanup(delay=d)`` shortens it to
+``d`` (Redis then removes the log even if this process is gone, and ``close`` does not cancel it).
+``cleanup()`` appends the tombstone with ``MAXLEN 1`` (it drops every event and wakes every
+reader blocked in ``XREAD``, in any process) and keeps it for ``TOMBSTONE_TTL`` seconds, so the
+next log of the same run starts its ids above the old ones.
+
+Failures. Redis is not the source of truth. A publish Redis does not answer raises
+``StreamUnavailableError`` (the executor logs nothing more and the run goes on); this bridge
+counts it (``publish_failures``) and skips the lost event's seq, so readers see a gap where events
+are missing, also when Redis comes back empty. A subscription that loses its connection retries
+for ``reconnect_timeout`` seconds (yielding heartbeats meanwhile) and resumes from its cursor,
+with a gap if events were lost; after that it raises ``StreamUnavailableError``, a
+``StreamClosedError``, so the API answers from the run store. A reader whose log vanished (a
+Redis restart without persistence, a TTL) raises ``StreamClosedError`` within ``idle_check``
+seconds: never a hang.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import AsyncGenerator, Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import orjson
+import redis.asyncio as aioredis
+from redis.asyncio.retry import Retry
+from redis.backoff import NoBackoff
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
+
+from .base import HEARTBEAT, StreamBridge, StreamEvent, StreamGap, StreamItem, parse_event_id
+from .errors import StreamClosedError, StreamEndedError, StreamUnavailableError
+from .sse import encode_data
+
+logger = logging.getLogger(__name__)
+
+DEFAULT_MAX_EVENTS_PER_RUN = 1024
+DEFAULT_KEY_PREFIX = "runyard:stream"
+TOMBSTONE_TTL = 60.0  # seconds a cleaned-up log keeps its tombstone (and its id floor)
+READ_BATCH = 512  # entries per XREAD / XRANGE round trip
+_GRACE = 5.0  # seconds a Redis reply may take beyond its own block time before the link counts as lost
+
+_UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
+
+# The id every write script uses: seq from the meta hash (or the stream's last entry when the
+# meta is lost), raised to the caller's hint; ms from the server clock, never below the last one.
+# After a cleanup ("gone") the next log starts at seq 0, with ms above the tombstone's.
+_NEXT_ID = """
+local log, meta = KEYS[1], KEYS[2]
+local m = redis.call('HMGET', meta, 'state', 'ms', 'seq')
+local state, ms, seq = m[1], tonumber(m[2]), tonumber(m[3])
+if state == 'gone' then
+  redis.call('DEL', log, meta)
+  state, ms, seq = false, ms + 1, 0
+else
+  if not ms then
+    ms, seq = 0, 0
+    local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
+    if last then
+      local dash = string.find(last[1], '-', 1, true)
+      ms = tonumber(string.sub(last[1], 1, dash - 1))
+      seq = tonumber(string.sub(last[1], dash + 1)) + 1
+    end
+  end
+  -- The caller's hint counts the events it failed to publish: skipping their seqs shows the loss.
+  ms = math.max(ms, tonumber(ARGV[1]))
+  seq = math.max(seq, tonumber(ARGV[2]))
+end
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if now > ms then ms = now end
+local id = string.format('%d-%d', ms, seq)
+"""
+
+# ARGV: hint ms, hint seq, maxlen, ttl ms, event, data. Returns the id, or false after the end.
+_PUBLISH = (
+    _NEXT_ID
+    + """
+if state == 'ended' then return false end
+redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'e', ARGV[5], 'd', ARGV[6])
+redis.call('HSET', meta, 'ms', ms, 'seq', seq + 1)
+redis.call('PEXPIRE', log, ARGV[4])
+redis.call('PEXPIRE', meta, ARGV[4])
+return id
+"""
+)
+
+# ARGV: hint ms, hint seq, maxlen + 1, ttl ms. Idempotent.
+_PUBLISH_END = (
+    _NEXT_ID
+    + """
+if state == 'ended' then return 0 end
+redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'end', '1')
+redis.call('HSET', meta, 'state', 'ended', 'ms', ms, 'seq', seq + 1)
+redis.call('PEXPIRE', log, ARGV[4])
+redis.call('PEXPIRE', meta, ARGV[4])
+return 1
+"""
+)
+
+# ARGV: 0, 0, tombstone ttl ms. A no-op for an unknown or already removed log.
+_CLEANUP = (
+    """
+if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[2], 'state') == 'gone' then
+  return 0
+end
+"""
+    + _NEXT_ID
+    + """
+redis.call('XADD', log, 'MAXLEN', 1, id, 'gone', '1')
+redis.call('HSET', meta, 'state', 'gone', 'ms', ms, 'seq', seq + 1)
+redis.call('PEXPIRE', log, ARGV[3])
+redis.call('PEXPIRE', meta, ARGV[3])
+return 1
+"""
+)
+
+_Entry = tuple[bytes, dict[bytes, bytes]]
+
+
+@dataclass(slots=True)
+class _Hint:
+    """What this process last knew of a run's next id: used when Redis lost the run's meta."""
+
+    ms: int = 0
+    seq: int = 0
+    failed: bool = False  # a publish failed: logged once per run
+
+
+class RedisStreamBridge(StreamBridge):
+    """The cross-process ``StreamBridge`` on Redis Streams (see the module docstring).
+
+    Built from a ``redis://`` URL; it owns its connection pool, and every subscription waiting
+    in ``XREAD BLOCK`` holds one connection. Nothing connects before the first call: call
+    ``ping`` at start to fail fast on an unreachable Redis.
+    """
+
+    cross_process = True
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        max_events_per_run: int = DEFAULT_MAX_EVENTS_PER_RUN,
+        key_prefix: str = DEFAULT_KEY_PREFIX,
+        ttl: float = 3600.0,
+        idle_check: float = 2.0,
+        reconnect_timeout: float = 10.0,
+        operation_timeout: float = 5.0,
+    ) -> None:
+        if max_events_per_run < 1:
+            raise ValueError(f"max_events_per_run must be at least 1, not {max_events_per_run}")
+        for name, value in (
+            ("ttl", ttl),
+            ("idle_check", idle_check),
+            ("operation_timeout", operation_timeout),
+        ):
+            if not value > 0:
+                raise ValueError(f"{name} must be positive, not {value}")
+        if not reconnect_timeout >= 0:
+            raise ValueError(f"reconnect_timeout must not be negative, not {reconnect_timeout}")
+        self.url = url
+        self._capacity = max_events_per_run
+        self._prefix = key_prefix
+        self._ttl_ms = _ms(ttl)
+        self._idle_check = idle_check
+        self._reconnect_timeout = reconnect_timeout
+        self._op_timeout = operation_timeout
+        # One immediate retry, on a new connection: after a Redis restart every pooled connection
+        # is dead, and the first command on each must not count as an outage. A publish that
+        # Redis ran just before its link dropped may so be appended twice: a visible duplicate,
+        # never a silent loss. Longer outages are handled above the client (see the docstring).
+        self._client = aioredis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 1),
+            socket_connect_timeout=operation_timeout,
+            socket_keepalive=True,
+        )
+        self._publish = self._client.register_script(_PUBLISH)
+        self._publish_end = self._client.register_script(_PUBLISH_END)
+        self._cleanup = self._client.register_script(_CLEANUP)
+        self._hints: dict[str, _Hint] = {}
+        self._closed = False
+        self.publish_failures = 0
+        """Publishes (events and end markers) Redis did not confirm since the bridge was built."""
+
+    # -- keys and helpers -----------------------------------------------------------------------
+
+    def _keys(self, run_id: str) -> list[str]:
+        base = f"{self._prefix}:{{{run_id}}}"
+        return [f"{base}:log", f"{base}:meta"]
+
+    def _where(self) -> str:
+        """The server's address for messages, without credentials."""
+        parts = urlsplit(self.url)
+        return f"{parts.hostname}:{parts.port or 6379}"
+
+    async def ping(self) -> None:
+        """Check that Redis answers; ``StreamUnavailableError`` naming the server when it does not."""
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                await self._client.ping()
+        except _UNREACHABLE as exc:
+            raise StreamUnavailableError(f"Redis at {self._where()} cannot be reached: {exc}") from exc
+
+    # -- publishing -----------------------------------------------------------------------------
+
+    async def publish(self, run_id: str, event: str, data: Any) -> str:
+        if self._closed:
+            raise StreamClosedError()
+        payload = encode_data(data)  # an orjson.Fragment from the executor is copied, not re-encoded
+        hint = self._hints.get(run_id)
+        if hint is None:
+            hint = self._hints[run_id] = _Hint()
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                result = await self._publish(
+                    keys=self._keys(run_id),
+                    args=[hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload],
+                )
+        except _UNREACHABLE as exc:
+            hint.seq += 1  # the lost event keeps its seq, so readers see a gap where it was
+            self._failed(run_id, hint, exc)
+            raise StreamUnavailableError(
+                f"Redis at {self._where()} did not take an event of run {run_id}: {exc}"
+            ) from exc
+        if result is None:
+            raise StreamEndedError(run_id)
+        event_id = str(result.decode())
+        ms, seq = _split(event_id)
+        hint.ms, hint.seq = ms, seq + 1
+        return event_id
+
+    async def publish_end(self, run_id: str) -> None:
+        if self._closed:
+            return
+        hint = self._hints.pop(run_id, None) or _Hint()
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                await self._publish_end(
+                    keys=self._keys(run_id), args=[hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+                )
+        except _UNREACHABLE as exc:
+            self._failed(run_id, hint, exc)
+            raise StreamUnavailableError(
+                f"Redis at {self._where()} did not take the end of run {run_id}: {exc}"
+            ) from exc
+
+    def _failed(self, run_id: str, hint: _Hint, exc: BaseException) -> None:
+        self.publish_failures += 1
+        if not hint.failed:
+            hint.failed = True
+            logger.warning(
+                "Redis at %s is unreachable; events of run %s are lost until it answers (%s)",
+                self._where(),
+                run_id,
+                exc,
+            )
+
+    # -- reading --------------------------------------------------------------------------------
+
+    async def subscribe(
+        self,
+        run_id: str,
+        *,
+        last_event_id: str | None = None,
+        heartbeat_interval: float | None = 15.0,
+    ) -> AsyncGenerator[StreamItem, None]:
+        if heartbeat_interval is not None and not heartbeat_interval > 0:
+            raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
+        if self._closed:
+            raise StreamClosedError()
+        reader = _Reader(self, run_id, last_event_id)
+        loop = asyncio.get_running_loop()
+        idle_since = last_check = loop.time()
+        down_since: float | None = None
+        while True:
+            if self._closed:
+                raise StreamClosedError(run_id)
+            now = loop.time()
+            heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
+            try:
+                if not reader.resolved:
+                    gap = await reader.resolve()
+                    batch: list[StreamItem] = [] if gap is None else [gap]
+                else:
+                    until = last_check + self._idle_check
+                    if heartbeat_due is not None:
+                        until = min(until, heartbeat_due)
+                    batch = await reader.items(await reader.read(block=max(until - now, 0.001)))
+                    if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
+                        last_check = loop.time()
+                        if reader.seen and not await self._log_exists(reader.keys[0]):
+                            raise StreamClosedError(run_id)  # expired, or Redis restarted without it
+                down_since = None
+            except _UNREACHABLE as exc:
+                if self._closed:
+                    raise StreamClosedError(run_id) from None
+                now = loop.time()
+                if down_since is None:
+                    down_since = now
+                if now - down_since >= self._reconnect_timeout:
+                    raise StreamUnavailableError(
+                        f"Redis at {self._where()} is unreachable; the events of run {run_id} cannot be read: {exc}"
+                    ) from exc
+                reader.resolved = False  # re-place the cursor once Redis answers: it may be a new Redis
+                if heartbeat_due is not None and now >= heartbeat_due:
+                    idle_since = now
+                    yield HEARTBEAT
+                await asyncio.sleep(min(0.05 * 2 ** (now - down_since), 0.5))  # back off, bounded
+                continue
+            for item in batch:
+                yield item
+            if reader.done:
+                return
+            now = loop.time()
+            if batch:
+                idle_since = last_check = now
+            elif heartbeat_due is not None and now >= heartbeat_due:
+                idle_since = now
+                yield HEARTBEAT
+
+    async def _log_exists(self, log_key: str) -> bool:
+        async with asyncio.timeout(self._op_timeout):
+            return bool(await self._client.exists(log_key))
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def exists(self, run_id: str) -> bool:
+        if self._closed:
+            return False
+        state, present = await self._state(run_id)
+        return present and state != b"gone"
+
+    async def ended(self, run_id: str) -> bool:
+        if self._closed:
+            return False
+        state, present = await self._state(run_id)
+        return present and state == b"ended"
+
+    async def _state(self, run_id: str) -> tuple[bytes | None, bool]:
+        log, meta = self._keys(run_id)
+        try:
+            async with asyncio.timeout(self._op_timeout), self._client.pipeline(transaction=True) as pipe:
+                pipe.hget(meta, "state")
+                pipe.exists(log)
+                state, present = await pipe.execute()
+        except _UNREACHABLE as exc:
+            raise StreamUnavailableError(f"Redis at {self._where()} cannot be reached: {exc}") from exc
+        return state, bool(present)
+
+    async def cleanup(self, run_id: str, *, delay: float = 0) -> None:
+        if self._closed:
+            return
+        self._hints.pop(run_id, None)
+        keys = self._keys(run_id)
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                if delay > 0:
+                    async with self._client.pipeline(transaction=True) as pipe:
+                        for key in keys:
+                            pipe.pexpire(key, _ms(delay))
+                        await pipe.execute()
+                else:
+                    await self._cleanup(keys=keys, args=[0, 0, _ms(TOMBSTONE_TTL)])
+        except _UNREACHABLE as exc:
+            raise StreamUnavailableError(
+                f"Redis at {self._where()} did not remove the log of run {run_id}: {exc}"
+            ) from exc
+
+    async def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        self._hints.clear()
+        # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
+        # sees the bridge closed and raises StreamClosedError.
+        await self._client.aclose(close_connection_pool=True)
+
+
+class _Reader:
+    """One subscription's place in a run's log: the cursor, the seq it expects next, and reads."""
+
+    def __init__(self, bridge: RedisStreamBridge, run_id: str, last_event_id: str | None) -> None:
+        self.bridge = bridge
+        self.run_id = run_id
+        self.keys = bridge._keys(run_id)
+        self.client = bridge._client
+        self.requested = last_event_id  # what the next resolve places: the client's, then ours
+        self.position = "0-0"  # XREAD returns entries after this id
+        self.expect: int | None = None  # the seq of the next event; a larger one means a gap
+        self.cursor: str | None = last_event_id  # the last id yielded, for gaps while reading
+        self.seen = False  # the log existed while we read it: its disappearance closes us
+        self.resolved = False
+        self.done = False
+
+    async def resolve(self) -> StreamGap | None:
+        """Place the cursor (contract invariant 5) on one consistent snapshot of the log."""
+        log, meta = self.keys
+        requested = self.requested
+        key = parse_event_id(requested) if requested is not None else None
+        async with asyncio.timeout(self.bridge._op_timeout), self.client.pipeline(transaction=True) as pipe:
+            pipe.hget(meta, "state")
+            pipe.xrange(log, "-", "+", count=1)
+            pipe.xrevrange(log, "+", "-", count=2)
+            if key is not None:
+                pipe.xrange(log, f"({key[0]}-{key[1]}", "+", count=1)
+            state, head_entries, tail, *after = await pipe.execute()
+        self.resolved = True
+        if state == b"gone" or (head_entries and b"gone" in head_entries[0][1]):
+            # A cleaned-up log is no log: wait for the next one, which starts above the tombstone.
+            if self.seen:
+                raise StreamClosedError(self.run_id)
+            self.position, self.expect = (tail[0][0].decode() if tail else "0-0"), 0
+            return None
+        if not head_entries:
+            if self.seen:
+                raise StreamClosedError(self.run_id)  # the log we were reading is gone
+            self.position, self.expect = "0-0", 0
+            return None
+        self.seen = True
+        head_id, head = head_entries[0][0].decode(), head_entries[0][1]
+        head_key = _split(head_id)
+        latest = _latest_event_id(tail)
+        if key is not None and latest is not None and key <= _split(latest):
+            self.position = f"{key[0]}-{key[1]}"
+            if key >= head_key:
+                next_entries = after[0]
+                following = next_entries[0][0].decode() if next_entries else None
+                self.expect = _split(following or latest)[1] + (0 if following else 1)
+                return None
+            self.expect = head_key[1]
+            exact = key[1] == head_key[1] - 1 and key[0] <= head_key[0]  # the last trimmed id
+            if head_key[1] == 0 or exact or b"e" not in head:
+                return None
+            return StreamGap(requested, head_id, latest)
+        self.position, self.expect = "0-0", head_key[1]
+        if head_key[1] == 0 or b"e" not in head or latest is None:
+            return None
+        return StreamGap(requested, head_id, latest)
+
+    async def read(self, *, block: float) -> list[_Entry]:
+        """The next entries after the cursor, waiting up to ``block`` seconds for one."""
+        block_ms = max(int(block * 1000), 1)  # BLOCK 0 would wait forever
+        async with asyncio.timeout(block + _GRACE):
+            reply: Any = await self.client.xread(
+                {self.keys[0]: self.position}, count=READ_BATCH, block=block_ms
+            )
+        if not reply:
+            return []
+        entries: list[_Entry] = reply[0][1]  # RESP2: [[key, [(id, fields), ...]]]
+        return entries
+
+    async def items(self, batch: Sequence[_Entry]) -> list[StreamItem]:
+        """What a batch of entries yields: events, and a gap where seqs jump; ``done`` at the end.
+
+        The reader's place moves only once the whole batch is decoded: if Redis fails meanwhile,
+        the retry reads the batch again rather than skipping it.
+        """
+        out: list[StreamItem] = []
+        position, expect, cursor = self.position, self.expect, self.cursor
+        done = False
+        for raw_id, fields in batch:
+            entry_id = raw_id.decode()
+            position = entry_id
+            name = fields.get(b"e")
+            if name is None:
+                if b"end" in fields:
+                    done = True
+                    break
+                raise StreamClosedError(self.run_id)  # the tombstone: the log was cleaned up
+            seq = _split(entry_id)[1]
+            if expect is not None and seq != expect:
+                if seq < expect:
+                    raise StreamClosedError(self.run_id)  # a new log replaced the one we read
+                out.append(StreamGap(cursor, entry_id, await self._latest() or entry_id))
+            expect, cursor = seq + 1, entry_id
+            out.append(StreamEvent(entry_id, name.decode(), orjson.Fragment(fields[b"d"])))
+        if batch:
+            self.seen = True
+        self.position, self.expect, self.cursor, self.done = position, expect, cursor, done
+        if cursor is not None:
+            self.requested = cursor
+        return out
+
+    async def _latest(self) -> str | None:
+        async with asyncio.timeout(self.bridge._op_timeout):
+            tail: Any = await self.client.xrevrange(self.keys[0], "+", "-", count=2)
+        return _latest_event_id(tail)
+
+
+def _latest_event_id(tail: Sequence[_Entry]) -> str | None:
+    """The newest event's id among the last two entries (the last may be the end marker)."""
+    for raw_id, fields in tail:
+        if b"e" in fields:
+            return raw_id.decode()
+    return None
+
+
+def _split(event_id: str) -> tuple[int, int]:
+    ms, _, seq = event_id.partition("-")
+    return int(ms), int(seq)
+
+
+def _ms(seconds: float) -> int:
+    return max(int(seconds * 1000), 1)

@@ -1,0 +1,397 @@
+"""What ``RedisStreamBridge`` promises beyond the contract: processes share logs, Redis may fail.
+
+The contract suite (``test_bridge_contract.py``) runs against this bridge too; here are the
+cross-process cases (two bridges on separate connection pools, a publisher in a subprocess), the
+key layout, and Redis going away mid-stream (a throwaway server killed and restarted empty).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import operator
+import os
+import sys
+import uuid
+from collections.abc import AsyncGenerator, AsyncIterator, Iterator
+from contextlib import aclosing, asynccontextmanager
+from typing import Annotated, Any, TypedDict
+
+import orjson
+import pytest
+import redis.asyncio as aioredis
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.graph import END, START, StateGraph
+
+import services
+from helpers import wait_until
+from runyard.runs import RunManager, RunStatus
+from runyard.runs.executor import RunExecutor
+from runyard.streams import (
+    HEARTBEAT,
+    StreamClosedError,
+    StreamEvent,
+    StreamGap,
+    StreamItem,
+    StreamUnavailableError,
+    parse_event_id,
+)
+from runyard.streams.redis import RedisStreamBridge
+
+pytestmark = pytest.mark.redis
+
+DEADLINE = 10.0
+
+
+@pytest.fixture
+def prefix() -> str:
+    """A key prefix of this test's own (tests share the session's Redis)."""
+    return f"test:{uuid.uuid4().hex}"
+
+
+@pytest.fixture
+async def make(redis_url: str, prefix: str) -> AsyncIterator[Any]:
+    """Build bridges on the session's Redis, each with its own connection pool; close them after."""
+    made: list[RedisStreamBridge] = []
+
+    def build(url: str = redis_url, **kwargs: Any) -> RedisStreamBridge:
+        bridge = RedisStreamBridge(url, key_prefix=prefix, **kwargs)
+        made.append(bridge)
+        return bridge
+
+    yield build
+    for bridge in made:
+        await bridge.close()
+
+
+@pytest.fixture
+def own_redis() -> Iterator[services.RedisServer]:
+    """A throwaway Redis of this test's own, which it may kill and restart."""
+    with services.local_redis() as server:
+        yield server
+
+
+async def drain(subscription: AsyncGenerator[StreamItem, None]) -> list[StreamItem]:
+    async with asyncio.timeout(DEADLINE), aclosing(subscription):
+        return [item async for item in subscription]
+
+
+def numbers(items: list[StreamItem]) -> list[int]:
+    return [orjson.loads(orjson.dumps(item.data))["n"] for item in items if isinstance(item, StreamEvent)]
+
+
+async def publish_many(bridge: RedisStreamBridge, run_id: str, count: int, *, first: int = 0) -> list[str]:
+    return [await bridge.publish(run_id, "values", {"n": n}) for n in range(first, first + count)]
+
+
+# -- across processes ---------------------------------------------------------------------------
+
+
+async def test_a_subscriber_on_another_bridge_follows_live_and_replays_from_an_id(make: Any) -> None:
+    """Bridge B (its own connections, as another process has) reads what bridge A publishes."""
+    publisher, reader = make(), make()
+    subscription = reader.subscribe("run", heartbeat_interval=None)
+    async with aclosing(subscription):
+        first = asyncio.ensure_future(anext(subscription))
+        ids = await publish_many(publisher, "run", 3)
+        item = await asyncio.wait_for(first, DEADLINE)
+        assert isinstance(item, StreamEvent) and item.id == ids[0]
+        await publisher.publish_end("run")
+        rest = [item async for item in subscription]
+    assert [item.id for item in rest if isinstance(item, StreamEvent)] == ids[1:]
+    assert numbers(await drain(reader.subscribe("run", last_event_id=ids[0]))) == [1, 2]
+    assert await reader.exists("run") and await reader.ended("run")
+
+
+async def test_events_published_by_a_subprocess_reach_a_subscriber_here(redis_url: str, make: Any) -> None:
+    """A publisher in another OS process: the subscriber here sees every event in order, then the end."""
+    reader = make()
+    prefix = reader._prefix
+    subscription = reader.subscribe("run", heartbeat_interval=None)
+    script = (
+        "import asyncio, sys\n"
+        "from runyard.streams.redis import RedisStreamBridge\n"
+        "async def main():\n"
+        "    bridge = RedisStreamBridge(sys.argv[1], key_prefix=sys.argv[2])\n"
+        "    for n in range(50):\n"
+        "        await bridge.publish('run', 'values', {'n': n})\n"
+        "    await bridge.publish_end('run')\n"
+        "    await bridge.close()\n"
+        "asyncio.run(main())\n"
+    )
+    async with aclosing(subscription):
+        waiting = asyncio.ensure_future(anext(subscription))  # subscribed before the publisher starts
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-c", script, redis_url, prefix, env=os.environ.copy()
+        )
+        assert await asyncio.wait_for(process.wait(), DEADLINE * 3) == 0
+        items = [await asyncio.wait_for(waiting, DEADLINE)]
+        items += [item async for item in subscription]
+    assert numbers(items) == list(range(50))
+
+
+async def test_a_cursor_trimmed_by_another_process_gets_a_gap(make: Any) -> None:
+    """Retention and gaps hold across bridges: the gap names the range Redis still holds."""
+    publisher, reader = make(max_events_per_run=5), make(max_events_per_run=5)
+    ids = await publish_many(publisher, "run", 12)
+    await publisher.publish_end("run")
+    items = await drain(reader.subscribe("run", last_event_id=ids[2]))
+    assert items[0] == StreamGap(requested_id=ids[2], earliest_id=ids[7], latest_id=ids[11])
+    assert numbers(items) == [7, 8, 9, 10, 11]
+
+
+async def test_ids_are_redis_stream_ids_with_the_absolute_position_as_seq(make: Any, redis_url: str) -> None:
+    """Each event id is its Redis stream id; seq counts every event of the run, trimmed ones too."""
+    bridge = make(max_events_per_run=3)
+    ids = await publish_many(bridge, "run", 7)
+    assert [parse_event_id(event_id)[1] for event_id in ids] == list(range(7))  # type: ignore[index]
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        log, meta = bridge._keys("run")
+        assert log.endswith(":{run}:log") and meta.endswith(":{run}:meta")  # one Cluster slot
+        entries = await client.xrange(log)
+        assert [raw.decode() for raw, _ in entries] == ids[-3:]
+        assert entries[-1][1] == {b"e": b"values", b"d": b'{"n":6}'}  # the JSON, encoded once
+    finally:
+        await client.aclose()
+
+
+async def test_payloads_come_back_as_the_stored_json_bytes(make: Any) -> None:
+    """A reader gets the stored JSON as an orjson.Fragment: SSE framing writes the bytes as they are."""
+    bridge = make()
+    await bridge.publish("run", "values", orjson.Fragment(b'{"a":[1,2]}'))
+    await bridge.publish_end("run")
+    (item,) = await drain(bridge.subscribe("run"))
+    assert isinstance(item, StreamEvent) and isinstance(item.data, orjson.Fragment)
+    assert orjson.dumps({"x": item.data}) == b'{"x":{"a":[1,2]}}'
+
+
+async def test_logs_expire_by_themselves_and_cleanup_leaves_a_short_lived_tombstone(
+    make: Any, redis_url: str
+) -> None:
+    """Every write sets the TTL; a delayed cleanup shortens it; cleanup() keeps only a tombstone."""
+    bridge = make(ttl=600)
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        log, meta = bridge._keys("run")
+        await publish_many(bridge, "run", 2)
+        assert 0 < await client.pttl(log) <= 600_000 and 0 < await client.pttl(meta) <= 600_000
+        await bridge.publish_end("run")
+        await bridge.cleanup("run", delay=30)
+        assert 0 < await client.pttl(log) <= 30_000 and 0 < await client.pttl(meta) <= 30_000
+        await bridge.cleanup("run")
+        assert not await bridge.exists("run")
+        assert [fields for _, fields in await client.xrange(log)] == [{b"gone": b"1"}]
+        assert 0 < await client.pttl(log) <= 60_000
+    finally:
+        await client.aclose()
+
+
+# -- Redis failing ------------------------------------------------------------------------------
+
+
+async def test_ping_names_an_unreachable_server() -> None:
+    """A Redis that cannot be reached at start is a clear error naming where it was looked for."""
+    port = services.free_port()
+    bridge = RedisStreamBridge(f"redis://:secret@127.0.0.1:{port}/0", operation_timeout=2)
+    try:
+        with pytest.raises(StreamUnavailableError, match=f"127.0.0.1:{port}") as caught:
+            await bridge.ping()
+        assert "secret" not in str(caught.value)
+    finally:
+        await bridge.close()
+
+
+async def test_publish_while_redis_is_down_raises_unavailable_and_readers_see_the_gap(
+    own_redis: services.RedisServer,
+) -> None:
+    """An event Redis did not take is lost visibly: counted here, and a gap for readers later."""
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    try:
+        ids = await publish_many(bridge, "run", 2)
+        own_redis.stop()
+        with pytest.raises(StreamUnavailableError, match="run"):
+            await bridge.publish("run", "values", {"n": 2})
+        assert bridge.publish_failures == 1
+        own_redis.start()  # empty: the log and its meta are gone
+        ids += [await bridge.publish("run", "values", {"n": 3})]
+        await bridge.publish_end("run")
+        items = await drain(bridge.subscribe("run", last_event_id=ids[1]))
+        assert isinstance(items[0], StreamGap) and items[0].requested_id == ids[1]
+        assert numbers(items) == [3]
+        assert parse_event_id(ids[2]) > parse_event_id(ids[1])  # type: ignore[operator]
+    finally:
+        await bridge.close()
+
+
+async def test_reader_resumes_without_loss_when_its_connection_drops(
+    own_redis: services.RedisServer,
+) -> None:
+    """Connections killed while Redis keeps its data: the reader reconnects and misses nothing."""
+    publisher = RedisStreamBridge(own_redis.url)
+    reader = RedisStreamBridge(own_redis.url)
+    admin = aioredis.Redis.from_url(own_redis.url)
+    try:
+        await publish_many(publisher, "run", 2)
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            items = [await asyncio.wait_for(anext(subscription), DEADLINE) for _ in range(2)]
+            pending = asyncio.ensure_future(anext(subscription))  # blocked in XREAD
+            await wait_until(lambda: _blocked_clients(admin), DEADLINE)
+            await admin.execute_command("CLIENT", "KILL", "TYPE", "normal", "SKIPME", "yes")
+            try:
+                await publish_many(publisher, "run", 2, first=2)  # its pooled connection died too
+                await publisher.publish_end("run")
+                items.append(await asyncio.wait_for(pending, DEADLINE))
+            finally:
+                pending.cancel()
+            items += [item async for item in subscription]
+        assert numbers(items) == [0, 1, 2, 3]
+        assert all(isinstance(item, StreamEvent) for item in items)
+    finally:
+        await admin.aclose()
+        await publisher.close()
+        await reader.close()
+
+
+async def _blocked_clients(admin: aioredis.Redis) -> bool:
+    info = await admin.info("clients")
+    return int(info["blocked_clients"]) > 0
+
+
+async def test_reader_continues_on_the_republished_log_with_a_gap_for_what_was_lost(
+    own_redis: services.RedisServer,
+) -> None:
+    """Redis restarted empty, the run published on: the reader goes on, told of the lost event."""
+    publisher = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    reader = RedisStreamBridge(own_redis.url)
+    try:
+        ids = await publish_many(publisher, "run", 1)
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            assert numbers([await asyncio.wait_for(anext(subscription), DEADLINE)]) == [0]
+            own_redis.stop()
+            with pytest.raises(StreamUnavailableError):
+                await publish_many(publisher, "run", 1, first=1)
+            own_redis.start()
+            ids += await publish_many(publisher, "run", 1, first=2)
+            await publisher.publish_end("run")
+            rest = [item async for item in subscription]
+        assert rest[0] == StreamGap(requested_id=ids[0], earliest_id=ids[1], latest_id=ids[1])
+        assert numbers(rest) == [2]
+    finally:
+        await publisher.close()
+        await reader.close()
+
+
+async def test_reader_of_a_log_lost_in_a_redis_restart_ends_instead_of_hanging(
+    own_redis: services.RedisServer,
+) -> None:
+    """Redis restarted empty: the waiting reader ends with StreamClosedError, so the API answers from the store."""
+    publisher = RedisStreamBridge(own_redis.url)
+    reader = RedisStreamBridge(own_redis.url, idle_check=0.2)
+    try:
+        await publish_many(publisher, "run", 1)
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            assert numbers([await asyncio.wait_for(anext(subscription), DEADLINE)]) == [0]
+            own_redis.restart()
+            with pytest.raises(StreamClosedError):
+                await asyncio.wait_for(anext(subscription), DEADLINE)
+    finally:
+        await publisher.close()
+        await reader.close()
+
+
+async def test_reader_gives_up_with_unavailable_when_redis_stays_down(
+    own_redis: services.RedisServer,
+) -> None:
+    """With Redis gone for longer than reconnect_timeout the reader raises (heartbeating meanwhile)."""
+    publisher = RedisStreamBridge(own_redis.url)
+    reader = RedisStreamBridge(own_redis.url, reconnect_timeout=1.0, operation_timeout=1.0)
+    try:
+        await publish_many(publisher, "run", 1)
+        subscription = reader.subscribe("run", heartbeat_interval=0.2)
+        items: list[StreamItem] = []
+        async with aclosing(subscription):
+            items.append(await asyncio.wait_for(anext(subscription), DEADLINE))
+            own_redis.stop()
+            with pytest.raises(StreamUnavailableError, match="cannot be read"):
+                await _read_into(subscription, items)
+        assert numbers(items) == [0] and HEARTBEAT in items
+    finally:
+        await publisher.close()
+        await reader.close()
+
+
+async def _read_into(subscription: AsyncGenerator[StreamItem, None], items: list[StreamItem]) -> None:
+    async with asyncio.timeout(DEADLINE):
+        async for item in subscription:
+            items.append(item)
+
+
+class CountState(TypedDict):
+    steps: Annotated[list[str], operator.add]
+
+
+class _Graphs:
+    """A GraphSource with one graph whose second step waits for the test's signal."""
+
+    def __init__(self, gate: asyncio.Event, reached: asyncio.Event) -> None:
+        async def first(_state: CountState) -> dict[str, list[str]]:
+            return {"steps": ["first"]}
+
+        async def second(_state: CountState) -> dict[str, list[str]]:
+            reached.set()
+            await gate.wait()
+            return {"steps": ["second"]}
+
+        async def third(_state: CountState) -> dict[str, list[str]]:
+            return {"steps": ["third"]}
+
+        builder = StateGraph(CountState)
+        builder.add_node("first", first)
+        builder.add_node("second", second)
+        builder.add_node("third", third)
+        builder.add_edge(START, "first")
+        builder.add_edge("first", "second")
+        builder.add_edge("second", "third")
+        builder.add_edge("third", END)
+        self.builder = builder
+
+    @asynccontextmanager
+    async def open(
+        self, graph_id: str, config: Any = None, *, checkpointer: Any = None, store: Any = None
+    ) -> AsyncIterator[Any]:
+        yield self.builder.compile(checkpointer=checkpointer, store=store)
+
+
+async def test_a_run_finishes_with_its_status_when_redis_dies_mid_run(
+    own_redis: services.RedisServer,
+) -> None:
+    """Events the run publishes while Redis is down are lost, the run is not: it ends success."""
+    gate, reached = asyncio.Event(), asyncio.Event()
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    manager = RunManager()
+    executor = RunExecutor(manager, bridge, _Graphs(gate, reached), checkpointer=InMemorySaver())
+    await executor.start()
+    try:
+        record = await manager.create_or_reject(
+            "thread-1",
+            "assistant-1",
+            kwargs={"input": {"steps": []}, "config": {"configurable": {"graph_id": "g"}}},
+        )
+        executor.submit(record)
+        await asyncio.wait_for(reached.wait(), DEADLINE)
+        assert await bridge.exists(record.run_id)
+        own_redis.stop()
+        gate.set()
+        await wait_until(lambda: record.status.is_terminal, DEADLINE, message="the run never finished")
+        assert record.status is RunStatus.success
+        stored = await manager.get(record.run_id)
+        assert stored is not None and stored.status is RunStatus.success
+        assert bridge.publish_failures >= 2  # the last values and the end marker, at least
+    finally:
+        gate.set()
+        await executor.stop()
+        await manager.shutdown(timeout=5.0)
+        await bridge.close()
