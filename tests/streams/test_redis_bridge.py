@@ -302,6 +302,27 @@ async def test_reader_of_a_log_lost_in_a_redis_restart_ends_instead_of_hanging(
         await reader.close()
 
 
+async def test_reader_waiting_for_a_first_event_ends_when_redis_comes_back_empty(
+    own_redis: services.RedisServer,
+) -> None:
+    """A reader that never saw the log ends too after an outage: the run may have ended unseen."""
+    reader = RedisStreamBridge(own_redis.url, reconnect_timeout=30)
+    try:
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            pending = asyncio.ensure_future(anext(subscription))
+            admin = aioredis.Redis.from_url(own_redis.url)
+            try:
+                await wait_until(lambda: _blocked_clients(admin), DEADLINE)
+            finally:
+                await admin.aclose()
+            own_redis.restart()  # its blocked connection dies with the old server
+            with pytest.raises(StreamClosedError):
+                await asyncio.wait_for(pending, DEADLINE)
+    finally:
+        await reader.close()
+
+
 async def test_reader_gives_up_with_unavailable_when_redis_stays_down(
     own_redis: services.RedisServer,
 ) -> None:

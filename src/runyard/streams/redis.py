@@ -154,8 +154,8 @@ class _Hint:
 class RedisStreamBridge(StreamBridge):
     """The cross-process ``StreamBridge`` on Redis Streams (see the module docstring).
 
-    Built from a ``redis://`` URL; it owns its connection pool, and every subscription waiting
-    in ``XREAD BLOCK`` holds one connection. Nothing connects before the first call: call
+    Built from a ``redis://`` URL; it owns two connection pools (writes, reads), and every
+    subscription waiting in ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
     ``ping`` at start to fail fast on an unreachable Redis.
     """
 
@@ -197,6 +197,14 @@ class RedisStreamBridge(StreamBridge):
         self._client = aioredis.Redis.from_url(
             url,
             retry=Retry(NoBackoff(), 1),
+            socket_connect_timeout=operation_timeout,
+            socket_keepalive=True,
+        )
+        # Readers get a pool of their own without client retries: a dropped link may mean a new,
+        # empty Redis, so each reader handles it itself (re-placing its cursor, see subscribe).
+        self._read_client = aioredis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
@@ -327,7 +335,10 @@ class RedisStreamBridge(StreamBridge):
                     raise StreamUnavailableError(
                         f"Redis at {self._where()} is unreachable; the events of run {run_id} cannot be read: {exc}"
                     ) from exc
-                reader.resolved = False  # re-place the cursor once Redis answers: it may be a new Redis
+                # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
+                # is missing then, end rather than wait: its end marker may have been lost with it,
+                # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
+                reader.resolved, reader.seen = False, True
                 if heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
@@ -346,7 +357,7 @@ class RedisStreamBridge(StreamBridge):
 
     async def _log_exists(self, log_key: str) -> bool:
         async with asyncio.timeout(self._op_timeout):
-            return bool(await self._client.exists(log_key))
+            return bool(await self._read_client.exists(log_key))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -399,6 +410,7 @@ class RedisStreamBridge(StreamBridge):
         self._hints.clear()
         # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
         # sees the bridge closed and raises StreamClosedError.
+        await self._read_client.aclose(close_connection_pool=True)
         await self._client.aclose(close_connection_pool=True)
 
 
@@ -409,7 +421,7 @@ class _Reader:
         self.bridge = bridge
         self.run_id = run_id
         self.keys = bridge._keys(run_id)
-        self.client = bridge._client
+        self.client = bridge._read_client
         self.requested = last_event_id  # what the next resolve places: the client's, then ours
         self.position = "0-0"  # XREAD returns entries after this id
         self.expect: int | None = None  # the seq of the next event; a larger one means a gap
