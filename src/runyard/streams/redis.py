@@ -1,7 +1,7 @@
 """``RedisStreamBridge``: run logs in Redis Streams, shared by every runyard process of a cluster.
 
 Keys (``{prefix}`` is ``key_prefix``; the ``{run_id}`` hash tag keeps both keys of a run on one
-Redis Cluster slot, so the Lua scripts below may touch both):
+Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
 
 - ``{prefix}:{<run_id>}:log``, a Redis Stream. Entries are events (fields ``e``, the event name,
   and ``d``, its JSON), the end marker (field ``end``) or the cleanup tombstone (field ``gone``).
@@ -54,6 +54,7 @@ from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import HEARTBEAT, StreamBridge, StreamEvent, StreamGap, StreamItem, parse_event_id
 from .errors import StreamClosedError, StreamEndedError, StreamUnavailableError
+from .redis_scripts import CLEANUP, PUBLISH, PUBLISH_END
 from .sse import encode_data
 
 logger = logging.getLogger(__name__)
@@ -61,83 +62,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_EVENTS_PER_RUN = 1024
 DEFAULT_KEY_PREFIX = "runyard:stream"
 TOMBSTONE_TTL = 60.0  # seconds a cleaned-up log keeps its tombstone (and its id floor)
-READ_BATCH = 512  # entries per XREAD / XRANGE round trip
+READ_BATCH = 128  # entries per XREAD: replay in few round trips, without huge replies of big states
 _GRACE = 5.0  # seconds a Redis reply may take beyond its own block time before the link counts as lost
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
-
-# The id every write script uses: seq from the meta hash (or the stream's last entry when the
-# meta is lost), raised to the caller's hint; ms from the server clock, never below the last one.
-# After a cleanup ("gone") the next log starts at seq 0, with ms above the tombstone's.
-_NEXT_ID = """
-local log, meta = KEYS[1], KEYS[2]
-local m = redis.call('HMGET', meta, 'state', 'ms', 'seq')
-local state, ms, seq = m[1], tonumber(m[2]), tonumber(m[3])
-if state == 'gone' then
-  redis.call('DEL', log, meta)
-  state, ms, seq = false, ms + 1, 0
-else
-  if not ms then
-    ms, seq = 0, 0
-    local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
-    if last then
-      local dash = string.find(last[1], '-', 1, true)
-      ms = tonumber(string.sub(last[1], 1, dash - 1))
-      seq = tonumber(string.sub(last[1], dash + 1)) + 1
-    end
-  end
-  -- The caller's hint counts the events it failed to publish: skipping their seqs shows the loss.
-  ms = math.max(ms, tonumber(ARGV[1]))
-  seq = math.max(seq, tonumber(ARGV[2]))
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now > ms then ms = now end
-local id = string.format('%d-%d', ms, seq)
-"""
-
-# ARGV: hint ms, hint seq, maxlen, ttl ms, event, data. Returns the id, or false after the end.
-_PUBLISH = (
-    _NEXT_ID
-    + """
-if state == 'ended' then return false end
-redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'e', ARGV[5], 'd', ARGV[6])
-redis.call('HSET', meta, 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[4])
-redis.call('PEXPIRE', meta, ARGV[4])
-return id
-"""
-)
-
-# ARGV: hint ms, hint seq, maxlen + 1, ttl ms. Idempotent.
-_PUBLISH_END = (
-    _NEXT_ID
-    + """
-if state == 'ended' then return 0 end
-redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'end', '1')
-redis.call('HSET', meta, 'state', 'ended', 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[4])
-redis.call('PEXPIRE', meta, ARGV[4])
-return 1
-"""
-)
-
-# ARGV: 0, 0, tombstone ttl ms. A no-op for an unknown or already removed log.
-_CLEANUP = (
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[2], 'state') == 'gone' then
-  return 0
-end
-"""
-    + _NEXT_ID
-    + """
-redis.call('XADD', log, 'MAXLEN', 1, id, 'gone', '1')
-redis.call('HSET', meta, 'state', 'gone', 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[3])
-redis.call('PEXPIRE', meta, ARGV[3])
-return 1
-"""
-)
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -208,9 +136,9 @@ class RedisStreamBridge(StreamBridge):
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
-        self._publish = self._client.register_script(_PUBLISH)
-        self._publish_end = self._client.register_script(_PUBLISH_END)
-        self._cleanup = self._client.register_script(_CLEANUP)
+        self._publish = self._client.register_script(PUBLISH)
+        self._publish_end = self._client.register_script(PUBLISH_END)
+        self._cleanup = self._client.register_script(CLEANUP)
         self._hints: dict[str, _Hint] = {}
         self._closed = False
         self.publish_failures = 0
