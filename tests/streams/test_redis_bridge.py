@@ -283,6 +283,29 @@ async def test_reader_continues_on_the_republished_log_with_a_gap_for_what_was_l
         await reader.close()
 
 
+async def test_after_a_restart_a_new_log_from_another_publisher_starts_with_a_gap(
+    own_redis: services.RedisServer,
+) -> None:
+    """Another process publishing to an emptied Redis starts at seq 0: the reader is told of the loss."""
+    before = RedisStreamBridge(own_redis.url)
+    after = RedisStreamBridge(own_redis.url)  # another process: it knows nothing of the old log
+    reader = RedisStreamBridge(own_redis.url)
+    try:
+        ids = await publish_many(before, "run", 3)
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            items = [await asyncio.wait_for(anext(subscription), DEADLINE) for _ in range(3)]
+            own_redis.restart()
+            ids += await publish_many(after, "run", 1, first=3)
+            await after.publish_end("run")
+            items += [item async for item in subscription]
+        assert items[3] == StreamGap(requested_id=ids[2], earliest_id=ids[3], latest_id=ids[3])
+        assert numbers(items) == [0, 1, 2, 3]
+    finally:
+        for bridge in (before, after, reader):
+            await bridge.close()
+
+
 async def test_reader_of_a_log_lost_in_a_redis_restart_ends_instead_of_hanging(
     own_redis: services.RedisServer,
 ) -> None:

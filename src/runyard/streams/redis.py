@@ -266,7 +266,7 @@ class RedisStreamBridge(StreamBridge):
                 # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
                 # is missing then, end rather than wait: its end marker may have been lost with it,
                 # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
-                reader.resolved, reader.seen = False, True
+                reader.resolved, reader.seen, reader.after_outage = False, True, True
                 if heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
@@ -357,6 +357,9 @@ class _Reader:
         self.seen = False  # the log existed while we read it: its disappearance closes us
         self.resolved = False
         self.done = False
+        # Redis may have lost events while we could not reach it: a cursor it no longer holds
+        # then gets a gap even before a fresh log (seq 0), where it would otherwise resume.
+        self.after_outage = False
 
     async def resolve(self) -> StreamGap | None:
         """Place the cursor (contract invariant 5) on one consistent snapshot of the log."""
@@ -395,7 +398,7 @@ class _Reader:
                 return None
             self.expect = head_key[1]
             exact = key[1] == head_key[1] - 1 and key[0] <= head_key[0]  # the last trimmed id
-            if head_key[1] == 0 or exact or b"e" not in head:
+            if (head_key[1] == 0 and not self.after_outage) or exact or b"e" not in head:
                 return None
             return StreamGap(requested, head_id, latest)
         self.position, self.expect = "0-0", head_key[1]
