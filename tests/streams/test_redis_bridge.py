@@ -29,6 +29,7 @@ from runyard.runs.executor import RunExecutor
 from runyard.streams import (
     HEARTBEAT,
     StreamClosedError,
+    StreamEndedError,
     StreamEvent,
     StreamGap,
     StreamItem,
@@ -137,6 +138,25 @@ async def test_a_cursor_trimmed_by_another_process_gets_a_gap(make: Any) -> None
     items = await drain(reader.subscribe("run", last_event_id=ids[2]))
     assert items[0] == StreamGap(requested_id=ids[2], earliest_id=ids[7], latest_id=ids[11])
     assert numbers(items) == [7, 8, 9, 10, 11]
+
+
+async def test_end_and_cleanup_by_another_process_reach_this_one(make: Any) -> None:
+    """The end marker and the cleanup tombstone live in Redis: they bind and wake every process."""
+    owner, other = make(), make()
+    await publish_many(owner, "run", 1)
+    subscription = other.subscribe("run", heartbeat_interval=None)
+    async with aclosing(subscription):
+        assert numbers([await asyncio.wait_for(anext(subscription), DEADLINE)]) == [0]
+        waiting = asyncio.ensure_future(anext(subscription))  # caught up: blocked in XREAD
+        await owner.cleanup("run")
+        with pytest.raises(StreamClosedError):
+            await asyncio.wait_for(waiting, DEADLINE)
+    assert not await other.exists("run")
+    await publish_many(owner, "run", 1)
+    await owner.publish_end("run")
+    with pytest.raises(StreamEndedError):
+        await other.publish("run", "values", {"n": 1})
+    assert await other.ended("run")
 
 
 async def test_ids_are_redis_stream_ids_with_the_absolute_position_as_seq(make: Any, redis_url: str) -> None:
