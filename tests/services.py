@@ -15,6 +15,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -300,6 +301,16 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=STARTUP_TIMEOUT)
+
+    def pause(self) -> None:
+        """Freeze the local server (SIGSTOP): it keeps its connections but answers nothing."""
+        assert self._process is not None, "only a running local server can be paused"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused local server go on (SIGCONT)."""
+        assert self._process is not None, "only a running local server can be resumed"
+        self._process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Kill the server and start an empty one on the same port."""

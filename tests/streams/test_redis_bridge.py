@@ -225,7 +225,7 @@ async def test_publish_while_redis_is_down_raises_unavailable_and_readers_see_th
     own_redis: services.RedisServer,
 ) -> None:
     """An event Redis did not take is lost visibly: counted here, and a gap for readers later."""
-    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2, retry_after=0)
     try:
         ids = await publish_many(bridge, "run", 2)
         own_redis.stop()
@@ -239,6 +239,33 @@ async def test_publish_while_redis_is_down_raises_unavailable_and_readers_see_th
         assert isinstance(items[0], StreamGap) and items[0].requested_id == ids[1]
         assert numbers(items) == [3]
         assert parse_event_id(ids[2]) > parse_event_id(ids[1])  # type: ignore[operator]
+    finally:
+        await bridge.close()
+
+
+async def test_a_hung_redis_costs_one_timeout_then_writes_fail_fast_until_retry_after(
+    own_redis: services.RedisServer,
+) -> None:
+    """Redis paused (not down): one write waits operation_timeout, the next ones fail at once."""
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=0.5, retry_after=30)
+    loop = asyncio.get_running_loop()
+    try:
+        await publish_many(bridge, "run", 1)
+        own_redis.pause()
+        try:
+            started = loop.time()
+            with pytest.raises(StreamUnavailableError, match="did not take"):
+                await bridge.publish("run", "values", {"n": 1})
+            assert loop.time() - started < DEADLINE
+            started = loop.time()
+            with pytest.raises(StreamUnavailableError, match="a moment ago"):
+                await bridge.publish("run", "values", {"n": 2})
+            with pytest.raises(StreamUnavailableError, match="a moment ago"):
+                await bridge.publish_end("run")
+            assert loop.time() - started < 0.4  # no second timeout
+        finally:
+            own_redis.resume()
+        assert bridge.publish_failures == 3
     finally:
         await bridge.close()
 
@@ -282,7 +309,7 @@ async def test_reader_continues_on_the_republished_log_with_a_gap_for_what_was_l
     own_redis: services.RedisServer,
 ) -> None:
     """Redis restarted empty, the run published on: the reader goes on, told of the lost event."""
-    publisher = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    publisher = RedisStreamBridge(own_redis.url, operation_timeout=2, retry_after=0)
     reader = RedisStreamBridge(own_redis.url)
     try:
         ids = await publish_many(publisher, "run", 1)

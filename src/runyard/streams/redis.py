@@ -28,7 +28,9 @@ next log of the same run starts its ids above the old ones.
 Failures. Redis is not the source of truth. A publish Redis does not answer raises
 ``StreamUnavailableError`` (the executor logs nothing more and the run goes on); this bridge
 counts it (``publish_failures``) and skips the lost event's seq, so readers see a gap where events
-are missing, also when Redis comes back empty. A subscription that loses its connection retries
+are missing, also when Redis comes back empty. After a failed write, writes fail at once for
+``retry_after`` seconds, so a hung Redis costs a run one ``operation_timeout``, not one per event.
+A subscription that loses its connection retries
 for ``reconnect_timeout`` seconds (yielding heartbeats meanwhile) and resumes from its cursor,
 with a gap if events were lost; after that it raises ``StreamUnavailableError``, a
 ``StreamClosedError``, so the API answers from the run store. A reader whose log vanished (a
@@ -49,6 +51,7 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
@@ -99,6 +102,7 @@ class RedisStreamBridge(StreamBridge):
         idle_check: float = 2.0,
         reconnect_timeout: float = 10.0,
         operation_timeout: float = 5.0,
+        retry_after: float = 1.0,
     ) -> None:
         if max_events_per_run < 1:
             raise ValueError(f"max_events_per_run must be at least 1, not {max_events_per_run}")
@@ -109,8 +113,9 @@ class RedisStreamBridge(StreamBridge):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, not {value}")
-        if not reconnect_timeout >= 0:
-            raise ValueError(f"reconnect_timeout must not be negative, not {reconnect_timeout}")
+        for name, value in (("reconnect_timeout", reconnect_timeout), ("retry_after", retry_after)):
+            if not value >= 0:
+                raise ValueError(f"{name} must not be negative, not {value}")
         self.url = url
         self._capacity = max_events_per_run
         self._prefix = key_prefix
@@ -118,6 +123,7 @@ class RedisStreamBridge(StreamBridge):
         self._idle_check = idle_check
         self._reconnect_timeout = reconnect_timeout
         self._op_timeout = operation_timeout
+        self._retry_after = retry_after
         # One immediate retry, on a new connection: after a Redis restart every pooled connection
         # is dead, and the first command on each must not count as an outage. A publish that
         # Redis ran just before its link dropped may so be appended twice: a visible duplicate,
@@ -140,6 +146,7 @@ class RedisStreamBridge(StreamBridge):
         self._publish_end = self._client.register_script(PUBLISH_END)
         self._cleanup = self._client.register_script(CLEANUP)
         self._hints: dict[str, _Hint] = {}
+        self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
         self.publish_failures = 0
         """Publishes (events and end markers) Redis did not confirm since the bridge was built."""
@@ -172,18 +179,13 @@ class RedisStreamBridge(StreamBridge):
         hint = self._hints.get(run_id)
         if hint is None:
             hint = self._hints[run_id] = _Hint()
+        args = [hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload]
         try:
-            async with asyncio.timeout(self._op_timeout):
-                result = await self._publish(
-                    keys=self._keys(run_id),
-                    args=[hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload],
-                )
-        except _UNREACHABLE as exc:
+            result = await self._write(self._publish, run_id, args, "an event")
+        except StreamUnavailableError as exc:
             hint.seq += 1  # the lost event keeps its seq, so readers see a gap where it was
             self._failed(run_id, hint, exc)
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take an event of run {run_id}: {exc}"
-            ) from exc
+            raise
         if result is None:
             raise StreamEndedError(run_id)
         event_id = str(result.decode())
@@ -195,15 +197,32 @@ class RedisStreamBridge(StreamBridge):
         if self._closed:
             return
         hint = self._hints.pop(run_id, None) or _Hint()
+        args = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        try:
+            await self._write(self._publish_end, run_id, args, "the end")
+        except StreamUnavailableError as exc:
+            self._failed(run_id, hint, exc)
+            raise
+
+    async def _write(self, script: AsyncScript, run_id: str, args: list[Any], what: str) -> Any:
+        """Run a write script, or fail fast for ``retry_after`` seconds after a failed one.
+
+        A Redis that hangs (not down: paused, partitioned) costs each write ``operation_timeout``;
+        without the pause every event of every run would wait that long, while the run's outcome
+        does not depend on Redis at all.
+        """
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._down_until:
+            raise StreamUnavailableError(
+                f"Redis at {self._where()} failed a moment ago; {what} of run {run_id} is dropped"
+            )
         try:
             async with asyncio.timeout(self._op_timeout):
-                await self._publish_end(
-                    keys=self._keys(run_id), args=[hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
-                )
+                return await script(keys=self._keys(run_id), args=args)
         except _UNREACHABLE as exc:
-            self._failed(run_id, hint, exc)
+            self._down_until = loop.time() + self._retry_after
             raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take the end of run {run_id}: {exc}"
+                f"Redis at {self._where()} did not take {what} of run {run_id}: {exc!r}"
             ) from exc
 
     def _failed(self, run_id: str, hint: _Hint, exc: BaseException) -> None:
