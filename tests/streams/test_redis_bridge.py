@@ -2,7 +2,7 @@
 
 The contract suite (``test_bridge_contract.py``) runs against this bridge too; here are the
 cross-process cases (two bridges on separate connection pools, a publisher in a subprocess), the
-key layout, and Redis going away mid-stream (a throwaway server killed and restarted empty).
+key layout, and Redis failing mid-stream (a throwaway server killed, restarted empty, or paused).
 """
 
 from __future__ import annotations
