@@ -15,6 +15,7 @@ import glob
 import os
 import pwd
 import shutil
+import signal
 import socket
 import subprocess
 import tempfile
@@ -24,6 +25,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, ExitStack, contextmanager
 from pathlib import Path
 from typing import NoReturn, TypeVar
+from urllib.parse import urlsplit
 
 import psycopg
 import pytest
@@ -240,7 +242,7 @@ def _redis_ping(host: str, port: int) -> bool:
     try:
         with socket.create_connection((host, port), timeout=2) as sock:
             sock.sendall(b"*1\r\n$4\r\nPING\r\n")
-            return sock.recv(64).startswith(b"+PONG")
+            return sock.recv(64).startswith((b"+PONG", b"-NOAUTH"))  # up, if behind a password
     except OSError:
         return False
 
@@ -254,17 +256,12 @@ class RedisServer:
 
     def __init__(self, url: str, *, binary: Path | None = None, base: Path | None = None) -> None:
         self.url = url
-        parsed = make_url(url)
-        self.host = parsed.host or "127.0.0.1"
+        parsed = urlsplit(url)
+        self.host = parsed.hostname or "127.0.0.1"
         self.port = parsed.port or 6379
         self._binary = binary
         self._base = base
         self._process: subprocess.Popen[bytes] | None = None
-
-    @property
-    def restartable(self) -> bool:
-        """True for a server this process started (an external one is never stopped by tests)."""
-        return self._binary is not None
 
     def ready(self) -> bool:
         """Whether the server answers PING now."""
@@ -304,6 +301,16 @@ class RedisServer:
         if process is not None and process.poll() is None:
             process.kill()
             process.wait(timeout=STARTUP_TIMEOUT)
+
+    def pause(self) -> None:
+        """Freeze the local server (SIGSTOP): it keeps its connections but answers nothing."""
+        assert self._process is not None, "only a running local server can be paused"
+        self._process.send_signal(signal.SIGSTOP)
+
+    def resume(self) -> None:
+        """Let a paused local server go on (SIGCONT)."""
+        assert self._process is not None, "only a running local server can be resumed"
+        self._process.send_signal(signal.SIGCONT)
 
     def restart(self) -> None:
         """Kill the server and start an empty one on the same port."""

@@ -2,7 +2,7 @@
 
 The contract suite (``test_bridge_contract.py``) runs against this bridge too; here are the
 cross-process cases (two bridges on separate connection pools, a publisher in a subprocess), the
-key layout, and Redis going away mid-stream (a throwaway server killed and restarted empty).
+key layout, and Redis failing mid-stream (a throwaway server killed, restarted empty, or paused).
 """
 
 from __future__ import annotations
@@ -29,6 +29,7 @@ from runyard.runs.executor import RunExecutor
 from runyard.streams import (
     HEARTBEAT,
     StreamClosedError,
+    StreamEndedError,
     StreamEvent,
     StreamGap,
     StreamItem,
@@ -139,6 +140,25 @@ async def test_a_cursor_trimmed_by_another_process_gets_a_gap(make: Any) -> None
     assert numbers(items) == [7, 8, 9, 10, 11]
 
 
+async def test_end_and_cleanup_by_another_process_reach_this_one(make: Any) -> None:
+    """The end marker and the cleanup tombstone live in Redis: they bind and wake every process."""
+    owner, other = make(), make()
+    await publish_many(owner, "run", 1)
+    subscription = other.subscribe("run", heartbeat_interval=None)
+    async with aclosing(subscription):
+        assert numbers([await asyncio.wait_for(anext(subscription), DEADLINE)]) == [0]
+        waiting = asyncio.ensure_future(anext(subscription))  # caught up: blocked in XREAD
+        await owner.cleanup("run")
+        with pytest.raises(StreamClosedError):
+            await asyncio.wait_for(waiting, DEADLINE)
+    assert not await other.exists("run")
+    await publish_many(owner, "run", 1)
+    await owner.publish_end("run")
+    with pytest.raises(StreamEndedError):
+        await other.publish("run", "values", {"n": 1})
+    assert await other.ended("run")
+
+
 async def test_ids_are_redis_stream_ids_with_the_absolute_position_as_seq(make: Any, redis_url: str) -> None:
     """Each event id is its Redis stream id; seq counts every event of the run, trimmed ones too."""
     bridge = make(max_events_per_run=3)
@@ -205,7 +225,7 @@ async def test_publish_while_redis_is_down_raises_unavailable_and_readers_see_th
     own_redis: services.RedisServer,
 ) -> None:
     """An event Redis did not take is lost visibly: counted here, and a gap for readers later."""
-    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=2, retry_after=0)
     try:
         ids = await publish_many(bridge, "run", 2)
         own_redis.stop()
@@ -219,6 +239,33 @@ async def test_publish_while_redis_is_down_raises_unavailable_and_readers_see_th
         assert isinstance(items[0], StreamGap) and items[0].requested_id == ids[1]
         assert numbers(items) == [3]
         assert parse_event_id(ids[2]) > parse_event_id(ids[1])  # type: ignore[operator]
+    finally:
+        await bridge.close()
+
+
+async def test_a_hung_redis_costs_one_timeout_then_writes_fail_fast_until_retry_after(
+    own_redis: services.RedisServer,
+) -> None:
+    """Redis paused (not down): one write waits operation_timeout, the next ones fail at once."""
+    bridge = RedisStreamBridge(own_redis.url, operation_timeout=0.5, retry_after=30)
+    loop = asyncio.get_running_loop()
+    try:
+        await publish_many(bridge, "run", 1)
+        own_redis.pause()
+        try:
+            started = loop.time()
+            with pytest.raises(StreamUnavailableError, match="did not take"):
+                await bridge.publish("run", "values", {"n": 1})
+            assert loop.time() - started < DEADLINE
+            started = loop.time()
+            with pytest.raises(StreamUnavailableError, match="a moment ago"):
+                await bridge.publish("run", "values", {"n": 2})
+            with pytest.raises(StreamUnavailableError, match="a moment ago"):
+                await bridge.publish_end("run")
+            assert loop.time() - started < 0.4  # no second timeout
+        finally:
+            own_redis.resume()
+        assert bridge.publish_failures == 3
     finally:
         await bridge.close()
 
@@ -262,7 +309,7 @@ async def test_reader_continues_on_the_republished_log_with_a_gap_for_what_was_l
     own_redis: services.RedisServer,
 ) -> None:
     """Redis restarted empty, the run published on: the reader goes on, told of the lost event."""
-    publisher = RedisStreamBridge(own_redis.url, operation_timeout=2)
+    publisher = RedisStreamBridge(own_redis.url, operation_timeout=2, retry_after=0)
     reader = RedisStreamBridge(own_redis.url)
     try:
         ids = await publish_many(publisher, "run", 1)
@@ -283,6 +330,29 @@ async def test_reader_continues_on_the_republished_log_with_a_gap_for_what_was_l
         await reader.close()
 
 
+async def test_after_a_restart_a_new_log_from_another_publisher_starts_with_a_gap(
+    own_redis: services.RedisServer,
+) -> None:
+    """Another process publishing to an emptied Redis starts at seq 0: the reader is told of the loss."""
+    before = RedisStreamBridge(own_redis.url)
+    after = RedisStreamBridge(own_redis.url)  # another process: it knows nothing of the old log
+    reader = RedisStreamBridge(own_redis.url)
+    try:
+        ids = await publish_many(before, "run", 3)
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            items = [await asyncio.wait_for(anext(subscription), DEADLINE) for _ in range(3)]
+            own_redis.restart()
+            ids += await publish_many(after, "run", 1, first=3)
+            await after.publish_end("run")
+            items += [item async for item in subscription]
+        assert items[3] == StreamGap(requested_id=ids[2], earliest_id=ids[3], latest_id=ids[3])
+        assert numbers(items) == [0, 1, 2, 3]
+    finally:
+        for bridge in (before, after, reader):
+            await bridge.close()
+
+
 async def test_reader_of_a_log_lost_in_a_redis_restart_ends_instead_of_hanging(
     own_redis: services.RedisServer,
 ) -> None:
@@ -299,6 +369,27 @@ async def test_reader_of_a_log_lost_in_a_redis_restart_ends_instead_of_hanging(
                 await asyncio.wait_for(anext(subscription), DEADLINE)
     finally:
         await publisher.close()
+        await reader.close()
+
+
+async def test_reader_waiting_for_a_first_event_ends_when_redis_comes_back_empty(
+    own_redis: services.RedisServer,
+) -> None:
+    """A reader that never saw the log ends too after an outage: the run may have ended unseen."""
+    reader = RedisStreamBridge(own_redis.url, reconnect_timeout=30)
+    try:
+        subscription = reader.subscribe("run", heartbeat_interval=None)
+        async with aclosing(subscription):
+            pending = asyncio.ensure_future(anext(subscription))
+            admin = aioredis.Redis.from_url(own_redis.url)
+            try:
+                await wait_until(lambda: _blocked_clients(admin), DEADLINE)
+            finally:
+                await admin.aclose()
+            own_redis.restart()  # its blocked connection dies with the old server
+            with pytest.raises(StreamClosedError):
+                await asyncio.wait_for(pending, DEADLINE)
+    finally:
         await reader.close()
 
 

@@ -1,7 +1,7 @@
 """``RedisStreamBridge``: run logs in Redis Streams, shared by every runyard process of a cluster.
 
 Keys (``{prefix}`` is ``key_prefix``; the ``{run_id}`` hash tag keeps both keys of a run on one
-Redis Cluster slot, so the Lua scripts below may touch both):
+Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
 
 - ``{prefix}:{<run_id>}:log``, a Redis Stream. Entries are events (fields ``e``, the event name,
   and ``d``, its JSON), the end marker (field ``end``) or the cleanup tombstone (field ``gone``).
@@ -28,7 +28,9 @@ next log of the same run starts its ids above the old ones.
 Failures. Redis is not the source of truth. A publish Redis does not answer raises
 ``StreamUnavailableError`` (the executor logs nothing more and the run goes on); this bridge
 counts it (``publish_failures``) and skips the lost event's seq, so readers see a gap where events
-are missing, also when Redis comes back empty. A subscription that loses its connection retries
+are missing, also when Redis comes back empty. After a failed write, writes fail at once for
+``retry_after`` seconds, so a hung Redis costs a run one ``operation_timeout``, not one per event.
+A subscription that loses its connection retries
 for ``reconnect_timeout`` seconds (yielding heartbeats meanwhile) and resumes from its cursor,
 with a gap if events were lost; after that it raises ``StreamUnavailableError``, a
 ``StreamClosedError``, so the API answers from the run store. A reader whose log vanished (a
@@ -49,11 +51,13 @@ import orjson
 import redis.asyncio as aioredis
 from redis.asyncio.retry import Retry
 from redis.backoff import NoBackoff
+from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from .base import HEARTBEAT, StreamBridge, StreamEvent, StreamGap, StreamItem, parse_event_id
 from .errors import StreamClosedError, StreamEndedError, StreamUnavailableError
+from .redis_scripts import CLEANUP, PUBLISH, PUBLISH_END
 from .sse import encode_data
 
 logger = logging.getLogger(__name__)
@@ -61,83 +65,10 @@ logger = logging.getLogger(__name__)
 DEFAULT_MAX_EVENTS_PER_RUN = 1024
 DEFAULT_KEY_PREFIX = "runyard:stream"
 TOMBSTONE_TTL = 60.0  # seconds a cleaned-up log keeps its tombstone (and its id floor)
-READ_BATCH = 512  # entries per XREAD / XRANGE round trip
+READ_BATCH = 128  # entries per XREAD: replay in few round trips, without huge replies of big states
 _GRACE = 5.0  # seconds a Redis reply may take beyond its own block time before the link counts as lost
 
 _UNREACHABLE = (RedisConnectionError, RedisTimeoutError, OSError, TimeoutError)
-
-# The id every write script uses: seq from the meta hash (or the stream's last entry when the
-# meta is lost), raised to the caller's hint; ms from the server clock, never below the last one.
-# After a cleanup ("gone") the next log starts at seq 0, with ms above the tombstone's.
-_NEXT_ID = """
-local log, meta = KEYS[1], KEYS[2]
-local m = redis.call('HMGET', meta, 'state', 'ms', 'seq')
-local state, ms, seq = m[1], tonumber(m[2]), tonumber(m[3])
-if state == 'gone' then
-  redis.call('DEL', log, meta)
-  state, ms, seq = false, ms + 1, 0
-else
-  if not ms then
-    ms, seq = 0, 0
-    local last = redis.call('XREVRANGE', log, '+', '-', 'COUNT', 1)[1]
-    if last then
-      local dash = string.find(last[1], '-', 1, true)
-      ms = tonumber(string.sub(last[1], 1, dash - 1))
-      seq = tonumber(string.sub(last[1], dash + 1)) + 1
-    end
-  end
-  -- The caller's hint counts the events it failed to publish: skipping their seqs shows the loss.
-  ms = math.max(ms, tonumber(ARGV[1]))
-  seq = math.max(seq, tonumber(ARGV[2]))
-end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if now > ms then ms = now end
-local id = string.format('%d-%d', ms, seq)
-"""
-
-# ARGV: hint ms, hint seq, maxlen, ttl ms, event, data. Returns the id, or false after the end.
-_PUBLISH = (
-    _NEXT_ID
-    + """
-if state == 'ended' then return false end
-redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'e', ARGV[5], 'd', ARGV[6])
-redis.call('HSET', meta, 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[4])
-redis.call('PEXPIRE', meta, ARGV[4])
-return id
-"""
-)
-
-# ARGV: hint ms, hint seq, maxlen + 1, ttl ms. Idempotent.
-_PUBLISH_END = (
-    _NEXT_ID
-    + """
-if state == 'ended' then return 0 end
-redis.call('XADD', log, 'MAXLEN', ARGV[3], id, 'end', '1')
-redis.call('HSET', meta, 'state', 'ended', 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[4])
-redis.call('PEXPIRE', meta, ARGV[4])
-return 1
-"""
-)
-
-# ARGV: 0, 0, tombstone ttl ms. A no-op for an unknown or already removed log.
-_CLEANUP = (
-    """
-if redis.call('EXISTS', KEYS[1]) == 0 or redis.call('HGET', KEYS[2], 'state') == 'gone' then
-  return 0
-end
-"""
-    + _NEXT_ID
-    + """
-redis.call('XADD', log, 'MAXLEN', 1, id, 'gone', '1')
-redis.call('HSET', meta, 'state', 'gone', 'ms', ms, 'seq', seq + 1)
-redis.call('PEXPIRE', log, ARGV[3])
-redis.call('PEXPIRE', meta, ARGV[3])
-return 1
-"""
-)
 
 _Entry = tuple[bytes, dict[bytes, bytes]]
 
@@ -154,8 +85,8 @@ class _Hint:
 class RedisStreamBridge(StreamBridge):
     """The cross-process ``StreamBridge`` on Redis Streams (see the module docstring).
 
-    Built from a ``redis://`` URL; it owns its connection pool, and every subscription waiting
-    in ``XREAD BLOCK`` holds one connection. Nothing connects before the first call: call
+    Built from a ``redis://`` URL; it owns two connection pools (writes, reads), and every
+    subscription waiting in ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
     ``ping`` at start to fail fast on an unreachable Redis.
     """
 
@@ -171,6 +102,7 @@ class RedisStreamBridge(StreamBridge):
         idle_check: float = 2.0,
         reconnect_timeout: float = 10.0,
         operation_timeout: float = 5.0,
+        retry_after: float = 1.0,
     ) -> None:
         if max_events_per_run < 1:
             raise ValueError(f"max_events_per_run must be at least 1, not {max_events_per_run}")
@@ -181,8 +113,9 @@ class RedisStreamBridge(StreamBridge):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, not {value}")
-        if not reconnect_timeout >= 0:
-            raise ValueError(f"reconnect_timeout must not be negative, not {reconnect_timeout}")
+        for name, value in (("reconnect_timeout", reconnect_timeout), ("retry_after", retry_after)):
+            if not value >= 0:
+                raise ValueError(f"{name} must not be negative, not {value}")
         self.url = url
         self._capacity = max_events_per_run
         self._prefix = key_prefix
@@ -190,6 +123,7 @@ class RedisStreamBridge(StreamBridge):
         self._idle_check = idle_check
         self._reconnect_timeout = reconnect_timeout
         self._op_timeout = operation_timeout
+        self._retry_after = retry_after
         # One immediate retry, on a new connection: after a Redis restart every pooled connection
         # is dead, and the first command on each must not count as an outage. A publish that
         # Redis ran just before its link dropped may so be appended twice: a visible duplicate,
@@ -200,10 +134,19 @@ class RedisStreamBridge(StreamBridge):
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
-        self._publish = self._client.register_script(_PUBLISH)
-        self._publish_end = self._client.register_script(_PUBLISH_END)
-        self._cleanup = self._client.register_script(_CLEANUP)
+        # Readers get a pool of their own without client retries: a dropped link may mean a new,
+        # empty Redis, so each reader handles it itself (re-placing its cursor, see subscribe).
+        self._read_client = aioredis.Redis.from_url(
+            url,
+            retry=Retry(NoBackoff(), 0),
+            socket_connect_timeout=operation_timeout,
+            socket_keepalive=True,
+        )
+        self._publish = self._client.register_script(PUBLISH)
+        self._publish_end = self._client.register_script(PUBLISH_END)
+        self._cleanup = self._client.register_script(CLEANUP)
         self._hints: dict[str, _Hint] = {}
+        self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
         self.publish_failures = 0
         """Publishes (events and end markers) Redis did not confirm since the bridge was built."""
@@ -236,18 +179,13 @@ class RedisStreamBridge(StreamBridge):
         hint = self._hints.get(run_id)
         if hint is None:
             hint = self._hints[run_id] = _Hint()
+        args = [hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload]
         try:
-            async with asyncio.timeout(self._op_timeout):
-                result = await self._publish(
-                    keys=self._keys(run_id),
-                    args=[hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload],
-                )
-        except _UNREACHABLE as exc:
+            result = await self._write(self._publish, run_id, args, "an event")
+        except StreamUnavailableError as exc:
             hint.seq += 1  # the lost event keeps its seq, so readers see a gap where it was
             self._failed(run_id, hint, exc)
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take an event of run {run_id}: {exc}"
-            ) from exc
+            raise
         if result is None:
             raise StreamEndedError(run_id)
         event_id = str(result.decode())
@@ -259,15 +197,32 @@ class RedisStreamBridge(StreamBridge):
         if self._closed:
             return
         hint = self._hints.pop(run_id, None) or _Hint()
+        args = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        try:
+            await self._write(self._publish_end, run_id, args, "the end")
+        except StreamUnavailableError as exc:
+            self._failed(run_id, hint, exc)
+            raise
+
+    async def _write(self, script: AsyncScript, run_id: str, args: list[Any], what: str) -> Any:
+        """Run a write script, or fail fast for ``retry_after`` seconds after a failed one.
+
+        A Redis that hangs (not down: paused, partitioned) costs each write ``operation_timeout``;
+        without the pause every event of every run would wait that long, while the run's outcome
+        does not depend on Redis at all.
+        """
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._down_until:
+            raise StreamUnavailableError(
+                f"Redis at {self._where()} failed a moment ago; {what} of run {run_id} is dropped"
+            )
         try:
             async with asyncio.timeout(self._op_timeout):
-                await self._publish_end(
-                    keys=self._keys(run_id), args=[hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
-                )
+                return await script(keys=self._keys(run_id), args=args)
         except _UNREACHABLE as exc:
-            self._failed(run_id, hint, exc)
+            self._down_until = loop.time() + self._retry_after
             raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take the end of run {run_id}: {exc}"
+                f"Redis at {self._where()} did not take {what} of run {run_id}: {exc!r}"
             ) from exc
 
     def _failed(self, run_id: str, hint: _Hint, exc: BaseException) -> None:
@@ -327,7 +282,10 @@ class RedisStreamBridge(StreamBridge):
                     raise StreamUnavailableError(
                         f"Redis at {self._where()} is unreachable; the events of run {run_id} cannot be read: {exc}"
                     ) from exc
-                reader.resolved = False  # re-place the cursor once Redis answers: it may be a new Redis
+                # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
+                # is missing then, end rather than wait: its end marker may have been lost with it,
+                # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
+                reader.resolved, reader.seen, reader.after_outage = False, True, True
                 if heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
@@ -346,7 +304,7 @@ class RedisStreamBridge(StreamBridge):
 
     async def _log_exists(self, log_key: str) -> bool:
         async with asyncio.timeout(self._op_timeout):
-            return bool(await self._client.exists(log_key))
+            return bool(await self._read_client.exists(log_key))
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -399,6 +357,7 @@ class RedisStreamBridge(StreamBridge):
         self._hints.clear()
         # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
         # sees the bridge closed and raises StreamClosedError.
+        await self._read_client.aclose(close_connection_pool=True)
         await self._client.aclose(close_connection_pool=True)
 
 
@@ -409,7 +368,7 @@ class _Reader:
         self.bridge = bridge
         self.run_id = run_id
         self.keys = bridge._keys(run_id)
-        self.client = bridge._client
+        self.client = bridge._read_client
         self.requested = last_event_id  # what the next resolve places: the client's, then ours
         self.position = "0-0"  # XREAD returns entries after this id
         self.expect: int | None = None  # the seq of the next event; a larger one means a gap
@@ -417,6 +376,9 @@ class _Reader:
         self.seen = False  # the log existed while we read it: its disappearance closes us
         self.resolved = False
         self.done = False
+        # Redis may have lost events while we could not reach it: a cursor it no longer holds
+        # then gets a gap even before a fresh log (seq 0), where it would otherwise resume.
+        self.after_outage = False
 
     async def resolve(self) -> StreamGap | None:
         """Place the cursor (contract invariant 5) on one consistent snapshot of the log."""
@@ -455,7 +417,7 @@ class _Reader:
                 return None
             self.expect = head_key[1]
             exact = key[1] == head_key[1] - 1 and key[0] <= head_key[0]  # the last trimmed id
-            if head_key[1] == 0 or exact or b"e" not in head:
+            if (head_key[1] == 0 and not self.after_outage) or exact or b"e" not in head:
                 return None
             return StreamGap(requested, head_id, latest)
         self.position, self.expect = "0-0", head_key[1]
