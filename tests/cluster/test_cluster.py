@@ -50,7 +50,7 @@ def test_a_run_created_on_a_is_joined_on_b_and_cancelled_from_c(cluster: Cluster
         )
         poll(lambda: _status(c, thread["thread_id"], run_id) == "running", timeout=10, what="running")
         started = time.monotonic()
-        c.runs.cancel(thread["thread_id"], run_id)
+        c.runs.cancel(thread["thread_id"], run_id, wait=True)  # returns once the owner has stopped
         seen = joined.result(timeout=30)
     poll(
         lambda: (
@@ -175,3 +175,27 @@ def test_a_graceful_stop_hands_unfinished_runs_over_at_once(cluster: Cluster) ->
         what="the handed-over runs to finish",
     )
     cluster.start(leaving)
+
+
+def test_a_stream_cut_on_one_process_resumes_on_another_with_last_event_id(cluster: Cluster) -> None:
+    a, b, c = (_client(cluster, i) for i in range(3))
+    thread = a.threads.create()
+    run = a.runs.create(
+        thread["thread_id"],
+        "steps",
+        input={},
+        config={"configurable": {"delay": 0.4}},
+        stream_mode="updates",
+        stream_resumable=True,
+    )
+    first: list[Any] = []
+    for part in b.runs.join_stream(thread["thread_id"], run["run_id"]):
+        first.append(part)
+        if part.event == "updates":
+            break  # the client goes away mid-run
+    assert first[-1].id
+    rest = list(c.runs.join_stream(thread["thread_id"], run["run_id"], last_event_id=first[-1].id))
+    updates = [p.data for p in first + rest if p.event == "updates"]
+    assert [next(iter(u)) for u in updates] == STEPS  # every step once: no loss, no repeat
+    ids = [p.id for p in first + rest if p.id]
+    assert len(ids) == len(set(ids)) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))

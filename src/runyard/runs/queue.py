@@ -200,6 +200,21 @@ class ClusterQueue:
             await self.signals.publish(Signal("cancel", run_id, winning))
         return True
 
+    async def wait_released(self, run_id: str, *, timeout: float) -> bool:
+        """Wait until no process holds the run any more (its owner has stopped it); False on
+        timeout. Polls the store: this is a client's ``cancel?wait=true``, not a hot path."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while True:
+            row = await self.store.get(run_id)
+            if row is None or (
+                row.get("lease_expires_at") is None and row.get("status") != RunStatus.running.value
+            ):
+                return True
+            if loop.time() >= deadline:
+                return False
+            await asyncio.sleep(0.02)
+
     async def cancelled_elsewhere(self, run_ids: list[str], action: str) -> None:
         for run_id in run_ids:
             row = await self.store.get(run_id)

@@ -242,8 +242,11 @@ async def cancel_thread_run(
     if not await _cancel(services, record.run_id, action):
         raise NotFound(f"No matching runs to cancel: run {run_id} is not active on this server")
     if wait:
-        if record.task is not None:
-            await _settled(record)
+        live = await services.manager.get(record.run_id)
+        if live is not None and live.task is not None:
+            await _settled(live)
+        elif services.queue is not None:
+            await services.queue.wait_released(record.run_id, timeout=services.settings.drain_timeout * 3)
         return Response(content=b"{}", media_type="application/json")
     return Response(status_code=202)
 
