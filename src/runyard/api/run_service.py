@@ -121,6 +121,9 @@ async def create_run(
         modes.append("values")
     config, context = _run_config(services.assistant_config(graph_id), body)
     config["configurable"]["graph_id"] = graph_id
+    # As langgraph-api stamps them: the delay (with ``created_at`` it makes the run's due time,
+    # which a restart reads back; see ``runs.delay``) and the extra LangSmith project.
+    config["configurable"]["__after_seconds__"] = body.after_seconds or 0
     durability = body.durability
     if durability is None and body.checkpoint_during is not None:
         durability = "async" if body.checkpoint_during else "exit"

@@ -20,6 +20,7 @@ from ..graphs import GraphRegistry
 from ..persistence.checkpointer import open_checkpointer
 from ..runs import RunManager
 from ..runs.clock import now_iso
+from ..runs.delay import remaining_delay
 from ..runs.executor import RunExecutor
 from ..runs.store.sql import SqlRunStore
 from ..streams.memory import MemoryStreamBridge
@@ -82,7 +83,7 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         await executor.start()
         adopted = await manager.adopt_orphaned_runs(before=started_at, max_attempts=settings.max_attempts)
         for record in adopted:
-            executor.submit(record)
+            executor.submit(record, delay=remaining_delay(record))
         if adopted:
             logger.warning("Resuming %d run(s) left unfinished by a previous process", len(adopted))
         yield services

@@ -206,6 +206,11 @@ class RunExecutor:
             handle: asyncio.TimerHandle
 
             def due() -> None:
+                # The timer is the authority: uvloop's clock and timers have millisecond
+                # resolution, so a timer may fire a fraction of a millisecond before the
+                # ``not_before`` computed above, and the run would then wait for a wake-up that
+                # never comes (a fractional ``after_seconds``, or a delay resumed after a restart).
+                self._not_before.pop(record.run_id, None)
                 self._timers.discard(handle)
                 self._wake.set()
 
