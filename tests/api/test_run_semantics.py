@@ -543,12 +543,34 @@ async def test_cancel_many_with_only_a_thread_id_is_422(client: Any) -> None:
 # -- joins, reads and deletes -------------------------------------------------------------------
 
 
-async def test_join_and_join_stream_of_an_unknown_run_are_404(client: Any) -> None:
-    """join and join_stream on a run id that does not exist: 404 (SDK NotFoundError)."""
+RUN_NOT_FOUND = {"error": "HTTPException", "message": "404: Run not found"}
+
+
+async def test_join_and_join_stream_of_an_unknown_run_answer_as_langgraph_api(
+    server: ServerProcess, client: Any
+) -> None:
+    """join and join_stream on a run id the thread does not have (or on an unknown thread):
+    langgraph-api's answers, not a 404. join: 200 with ``{"__error__": <404 Run not found>}``;
+    join_stream: 200 SSE whose one event is ``error`` with that body. Both at once."""
     thread = await client.threads.create()
-    assert await _status_of(client.runs.join(thread["thread_id"], str(uuid.uuid4()))) == 404
-    with pytest.raises(NotFoundError):
-        await _parts(client.runs.join_stream(thread["thread_id"], str(uuid.uuid4())))
+    for tid in (thread["thread_id"], str(uuid.uuid4())):
+        run_id = str(uuid.uuid4())
+        joined = await asyncio.wait_for(client.runs.join(tid, run_id), timeout=10)
+        assert joined == {"__error__": RUN_NOT_FOUND}
+        parts = await asyncio.wait_for(_parts(client.runs.join_stream(tid, run_id)), timeout=10)
+        assert [(p.event, p.data) for p in parts] == [("error", RUN_NOT_FOUND)]
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            answer = await http.get(f"/threads/{tid}/runs/{run_id}/join")
+            assert answer.status_code == 200
+            assert answer.headers["location"] == f"/threads/{tid}/runs/{run_id}/join"
+            streamed = await http.get(f"/threads/{tid}/runs/{run_id}/stream")
+            assert streamed.status_code == 200
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            assert streamed.content == (
+                b'event: error\r\ndata: {"error":"HTTPException","message":"404: Run not found"}\r\n\r\n'
+            )
+    # A malformed id is still a 422, as in langgraph-api.
+    assert await _status_of(client.runs.join(thread["thread_id"], "not-a-uuid")) == 422
 
 
 async def test_join_stream_of_a_finished_run_ends_at_once(client: Any) -> None:
@@ -564,14 +586,15 @@ async def test_join_stream_of_a_finished_run_ends_at_once(client: Any) -> None:
 
 
 async def test_a_run_read_through_another_thread_is_404(client: Any) -> None:
-    """GET /threads/{other}/runs/{run}: a run belongs to its own thread only."""
+    """GET /threads/{other}/runs/{run}: a run belongs to its own thread only (a join there is
+    langgraph-api's "Run not found" body)."""
     thread = await client.threads.create()
     other = await client.threads.create()
     run = await client.runs.create(thread["thread_id"], "bench_fast", input={"messages": []})
     await client.runs.join(thread["thread_id"], run["run_id"])
     with pytest.raises(NotFoundError):
         await client.runs.get(other["thread_id"], run["run_id"])
-    assert await _status_of(client.runs.join(other["thread_id"], run["run_id"])) == 404
+    assert await client.runs.join(other["thread_id"], run["run_id"]) == {"__error__": RUN_NOT_FOUND}
     with pytest.raises(NotFoundError):
         await client.runs.delete(other["thread_id"], run["run_id"])
 
