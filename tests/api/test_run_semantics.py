@@ -205,7 +205,7 @@ async def test_checkpoints_mode_sends_each_checkpoint(client: Any) -> None:
 
 
 async def test_all_modes_combined_in_one_run(client: Any) -> None:
-    """Every mode but events at once: each mode's events arrive in the one stream."""
+    """Every mode but events (see test_events_mode.py) at once: each mode's events arrive in the one stream."""
     modes = ["values", "updates", "messages-tuple", "messages", "custom", "debug", "tasks", "checkpoints"]
     parts = await _parts(client.runs.stream(None, "chat", input=CHAT_INPUT, stream_mode=modes))
     names = set(_events(parts))
@@ -213,17 +213,6 @@ async def test_all_modes_combined_in_one_run(client: Any) -> None:
     assert expected | {"debug", "tasks", "checkpoints"} <= names
     parts = await _parts(client.runs.stream(None, "slow", input={"delay": 0.01}, stream_mode=modes))
     assert "custom" in _events(parts)
-
-
-async def test_events_mode_is_refused_by_name(client: Any) -> None:
-    """events (astream_events) is not served: a 422 that names it, and no run is created."""
-    thread = await client.threads.create()
-    with pytest.raises(UnprocessableEntityError) as refused:
-        await client.runs.create(
-            thread["thread_id"], "bench_fast", input={}, stream_mode=["values", "events"]
-        )
-    assert "events" in str(refused.value.body)
-    assert await client.runs.list(thread["thread_id"]) == []
 
 
 # -- subgraphs ----------------------------------------------------------------------------------

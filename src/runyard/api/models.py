@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..runs.stream_modes import normalize
 from ..threads.validate import MAX_TTL_MINUTES
 from .json_check import problem
-from .schema_hints import UUID_FORMAT, not_both, unsupported, without_events
+from .schema_hints import UUID_FORMAT, not_both, unsupported
 
 MultitaskStrategyName = Literal["reject", "interrupt", "rollback", "enqueue"]
 StreamModeName = Literal[
@@ -121,9 +121,7 @@ class RunCreate(Strict):
     checkpoint_id: str | None = Field(default=None, json_schema_extra=UUID_FORMAT)
     checkpoint_during: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
-    stream_mode: list[StreamModeName] | StreamModeName | None = Field(
-        default=None, json_schema_extra=without_events
-    )
+    stream_mode: list[StreamModeName] | StreamModeName | None = None
     stream_subgraphs: bool = False
     stream_resumable: bool = False
     interrupt_before: Literal["*"] | list[str] | None = None
@@ -172,8 +170,6 @@ class RunCreate(Strict):
             refused.append("langsmith_tracer")
         if self.strict_resume:
             refused.append("strict_resume")
-        if "events" in (self.stream_mode or []):
-            refused.append("stream_mode=events")
         return refused
 
 

@@ -28,7 +28,7 @@ from . import serde
 from .manager import RunManager
 from .record import RunRecord
 from .schemas import RunStatus
-from .stream_modes import debug_event, langgraph_modes
+from .stream_modes import debug_event, langgraph_modes, split_events
 from .usage import UsageTracker
 
 logger = logging.getLogger(__name__)
@@ -370,8 +370,11 @@ class RunExecutor:
         last_values: Any = None
         paused = False
         # ``subgraphs`` goes to LangGraph as asked: without it, a message a subgraph returns
-        # still reaches ``messages`` mode once, as its parent node's output.
-        async for item in graph.astream(
+        # still reaches ``messages`` mode once, as its parent node's output. ``events`` swaps
+        # the source for ``astream_events``, which yields the same items; the loop is shared.
+        streamer = graph.astream_events if "events" in wanted else graph.astream
+        extra: dict[str, Any] = {"version": "v2"} if "events" in wanted else {}
+        items = streamer(
             graph_input(kwargs),
             config,
             context=graph_context(graph, kwargs.get("context")),
@@ -380,7 +383,11 @@ class RunExecutor:
             interrupt_before=kwargs.get("interrupt_before"),
             interrupt_after=kwargs.get("interrupt_after"),
             durability=kwargs.get("durability") or "async",
-        ):
+            **extra,
+        )
+        if extra:
+            items = split_events(items, lambda event: self._publish(run_id, "events", event))
+        async for item in items:
             ns, mode, chunk = item if subgraphs else ((), *item)
             suffix = "".join(f"|{part}" for part in ns)
             if mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:
