@@ -17,6 +17,7 @@ from . import errors
 from .routes import assistants, internal, meta, runs, threads
 from .services import open_services
 from .user_app import compose
+from .webhooks import webhook_policy
 
 
 def _routers(settings: Settings, http: HttpConfig) -> list[APIRouter]:
@@ -53,9 +54,11 @@ def create_api(settings: Settings, registry: GraphRegistry, http: HttpConfig) ->
 def create_app(settings: Settings, graphs: GraphRegistry | None = None) -> Starlette:
     """The app ``runyard serve`` serves: the API, with the project's ``http`` options applied.
 
-    Raises ``ConfigError`` when ``http.app`` cannot be loaded or is not a Starlette app.
+    Raises ``ConfigError`` when ``http.app`` cannot be loaded or is not a Starlette app, or when
+    ``webhooks`` is malformed.
     """
     registry = graphs or GraphRegistry.from_file(settings.config_path)
+    webhook_policy(registry)  # a malformed ``webhooks`` section stops the start, named
     http = registry.config.http or HttpConfig()
     api = create_api(settings, registry, http)
     return compose(api, http, config_file=registry.config.path, dev_mode=settings.dev_mode)

@@ -131,7 +131,9 @@ class RunCreate(Strict):
     after_seconds: float | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     on_disconnect: Literal["cancel", "continue"] | None = None
     on_completion: Literal["delete", "keep"] | None = None
-    webhook: str | None = Field(default=None, json_schema_extra=unsupported({"type": "null"}))
+    webhook: str | None = Field(
+        default=None, description="POSTed the run when it ends; checked against the webhooks policy"
+    )
     feedback_keys: list[str] | None = Field(
         default=None, json_schema_extra=unsupported({"type": "null"}, {"type": "array", "maxItems": 0})
     )
@@ -162,8 +164,6 @@ class RunCreate(Strict):
     def unsupported_fields(self) -> list[str]:
         """Keys runyard refuses by name rather than ignore."""
         refused = []
-        if self.webhook:
-            refused.append("webhook")
         if self.feedback_keys:
             refused.append("feedback_keys")
         if self.langsmith_tracer:

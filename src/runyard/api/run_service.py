@@ -16,6 +16,7 @@ from ..runs.schemas import DisconnectMode
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import RunCreate
 from .services import Services
+from .webhooks import WebhookRefused
 
 
 def run_json(record: RunRecord) -> dict[str, Any]:
@@ -72,6 +73,7 @@ async def create_run(
     """Validate, admit and schedule a run; ``thread_id=None`` makes a stateless run."""
     temporary = thread_id is None
     assistant_id, graph_id = preflight(services, body, stateless=temporary)
+    await check_webhook(services, body)
     if temporary:
         thread_id = str(uuid.uuid4())
         await services.threads.create(
@@ -140,6 +142,8 @@ async def create_run(
         "temporary": temporary,
         "checkpoint": checkpoint or None,
         "durability": durability or "async",
+        "webhook": body.webhook,
+        "feedback_keys": body.feedback_keys,
     }
     if temporary:
         kwargs["on_completion"] = body.on_completion or "delete"
@@ -161,6 +165,16 @@ async def create_run(
     await services.threads.set_status(thread_id, "busy")
     services.executor.submit(record, delay=body.after_seconds or 0.0)
     return record
+
+
+async def check_webhook(services: Services, body: RunCreate) -> None:
+    """Refuse a webhook URL the project's policy does not allow (422 naming it and why)."""
+    if body.webhook is None:
+        return
+    try:
+        await services.webhook_policy.validate(body.webhook)
+    except WebhookRefused as exc:
+        raise Unprocessable(f"webhook {body.webhook!r} refused: {exc}") from exc
 
 
 def _run_config(assistant: dict[str, Any], body: RunCreate) -> tuple[dict[str, Any], dict[str, Any]]:

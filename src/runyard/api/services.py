@@ -12,7 +12,7 @@ import copy
 import logging
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
@@ -27,6 +27,7 @@ from ..streams.memory import MemoryStreamBridge
 from ..threads.base import ThreadStore
 from ..threads.sql import SqlThreadStore
 from .thread_hooks import ThreadHooks
+from .webhooks import WebhookHooks, WebhookPolicy, WebhookSender, webhook_policy
 
 logger = logging.getLogger(__name__)
 
@@ -43,6 +44,7 @@ class Services:
     threads: ThreadStore
     checkpointer: Any
     store: Any = None
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -78,6 +80,12 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         )
         executor.hooks = ThreadHooks(threads, manager, executor)
         services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer)
+        services.webhook_policy = webhook_policy(graphs)
+        webhooks = WebhookSender(services.webhook_policy)
+        stack.push_async_callback(webhooks.close)  # after the drain: drained runs call theirs
+        from .run_service import run_json  # run_service imports this module
+
+        executor.hooks = WebhookHooks(executor.hooks, webhooks, run_json)
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
         await executor.start()

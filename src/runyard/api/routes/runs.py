@@ -16,7 +16,7 @@ from ...runs.stream_modes import normalize
 from ...streams.sse import format_frame
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import MAX_OFFSET, CancelMany, RunCreate
-from ..run_service import create_run, preflight, run_json
+from ..run_service import check_webhook, create_run, preflight, run_json
 from ..services import Services
 from ..streaming import SSE_HEADERS, SSE_MEDIA_TYPE, final_values, sse_body
 
@@ -297,6 +297,7 @@ async def create_stateless_run_batch(
     services = _services(request)
     for payload in body:
         preflight(services, payload, stateless=True)
+        await check_webhook(services, payload)
     return [run_json(await create_run(services, payload, thread_id=None)) for payload in body]
 
 
