@@ -86,6 +86,13 @@ class RunConfig(Strict):
         return self.model_dump(exclude_none=True)
 
 
+class LangSmithTracer(Strict):
+    """``langsmith_tracer``: an extra LangSmith project the run is traced to, when tracing is on."""
+
+    project_name: str | None = None
+    example_id: str | None = None
+
+
 class RunCreate(Strict):
     """``POST /threads/{id}/runs[/stream|/wait]`` and the stateless ``POST /runs[...]``."""
 
@@ -137,10 +144,7 @@ class RunCreate(Strict):
     feedback_keys: list[str] | None = Field(
         default=None, json_schema_extra=unsupported({"type": "null"}, {"type": "array", "maxItems": 0})
     )
-    langsmith_tracer: dict[str, Any] | None = Field(
-        default=None,
-        json_schema_extra=unsupported({"type": "null"}, {"type": "object", "maxProperties": 0}),
-    )
+    langsmith_tracer: LangSmithTracer | None = None
     strict_resume: bool | None = Field(
         default=None, json_schema_extra=unsupported({"type": "null"}, {"const": False})
     )
@@ -165,9 +169,9 @@ class RunCreate(Strict):
         """Keys runyard refuses by name rather than ignore."""
         refused = []
         if self.feedback_keys:
-            refused.append("feedback_keys")
-        if self.langsmith_tracer:
-            refused.append("langsmith_tracer")
+            # langgraph-api asks LangSmith for pre-signed feedback URLs when the run ends (and,
+            # without a LangSmith API key, fails the run there); runyard does not call LangSmith.
+            refused.append("feedback_keys (LangSmith feedback URLs)")
         if self.strict_resume:
             refused.append("strict_resume")
         return refused

@@ -126,6 +126,9 @@ async def create_run(
     # As langgraph-api stamps them: the delay (with ``created_at`` it makes the run's due time,
     # which a restart reads back; see ``runs.delay``) and the extra LangSmith project.
     config["configurable"]["__after_seconds__"] = body.after_seconds or 0
+    if body.langsmith_tracer is not None:
+        config["configurable"]["__langsmith_project__"] = body.langsmith_tracer.project_name
+        config["configurable"]["__langsmith_example_id__"] = body.langsmith_tracer.example_id
     durability = body.durability
     if durability is None and body.checkpoint_during is not None:
         durability = "async" if body.checkpoint_during else "exit"

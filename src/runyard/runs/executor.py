@@ -29,6 +29,7 @@ from .manager import RunManager
 from .record import RunRecord
 from .schemas import RunStatus
 from .stream_modes import debug_event, langgraph_modes, split_events
+from .tracing import langsmith_replicas
 from .usage import UsageTracker
 
 logger = logging.getLogger(__name__)
@@ -338,7 +339,8 @@ class RunExecutor:
             async with self.graphs.open(
                 graph_id, config, checkpointer=self.checkpointer, store=self.store
             ) as graph:
-                last_values, paused = await self._stream(graph, record, config, api_modes, subgraphs)
+                with langsmith_replicas(config["configurable"]):
+                    last_values, paused = await self._stream(graph, record, config, api_modes, subgraphs)
         except asyncio.CancelledError:
             cancelled = True
             if (
