@@ -55,6 +55,8 @@ async def test_events_stream_the_chat_graphs_runnables_token_by_token(client: An
     (tool_end,) = [e for e in events if e["event"] == "on_tool_end"]
     assert tool_end["name"] == "get_weather" and tool_end["data"]["output"]["content"] == "24 °C, sunny"
     assert events[0]["metadata"]["thread_id"] and events[0]["metadata"]["graph_id"] == "chat"
+    # The root runnable is the run (langgraph-api passes the run id as the root's run_id).
+    assert events[0]["run_id"] == events[-1]["run_id"] == parts[0].data["run_id"]
     assert events[-1]["data"]["output"]["messages"][-1]["content"] == CHAT_ANSWER
     # The root graph's own stream chunks feed the other modes; they are not sent as events.
     assert not [e for e in events if e["event"] == "on_chain_stream" and not e["parent_ids"]]

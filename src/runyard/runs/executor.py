@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import uuid
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -376,6 +377,10 @@ class RunExecutor:
         # the source for ``astream_events``, which yields the same items; the loop is shared.
         streamer = graph.astream_events if "events" in wanted else graph.astream
         extra: dict[str, Any] = {"version": "v2"} if "events" in wanted else {}
+        if extra and record.attempt <= 1:
+            # As langgraph-api: the first attempt's root runnable is the run, so the events'
+            # root ``run_id`` is the run's id.
+            config = {**config, "run_id": uuid.UUID(run_id)}
         items = streamer(
             graph_input(kwargs),
             config,
