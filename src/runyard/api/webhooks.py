@@ -35,9 +35,9 @@ import httpx
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from ..graphs.errors import ConfigError
+from ..runs import serde
 from ..runs.executor import RunHooks, RunOutcome
 from ..runs.record import RunRecord
-from ..runs.serde import to_jsonable
 
 logger = logging.getLogger(__name__)
 
@@ -282,7 +282,7 @@ class WebhookSender:
             "run_started_at": started_at,
             "run_ended_at": datetime.now(UTC).isoformat(),
             "webhook_sent_at": None,
-            "values": to_jsonable(values) if values is not None else None,
+            "values": values,
         }
         error = _error_body(outcome.error)
         if error is not None:
@@ -303,7 +303,7 @@ class WebhookSender:
             payload["webhook_sent_at"] = datetime.now(UTC).isoformat()
             if self.policy.allowed_fields:
                 payload = {k: v for k, v in payload.items() if k in self.policy.allowed_fields}
-            content = json.dumps(payload, default=str).encode()
+            content = serde.dumps(payload)  # values as the run streamed them (messages etc.)
             headers = {"Content-Type": "application/json", **self.policy.headers}
             for attempt in range(1, _ATTEMPTS + 1):
                 try:
