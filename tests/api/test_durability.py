@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import time
 from pathlib import Path
 from typing import Any
 
@@ -72,3 +73,49 @@ def test_run_resumes_from_its_checkpoint_after_the_process_dies(journal_server: 
     assert state["values"]["done"] == ["step_1", "step_2", "step_3", "step_4"]
     assert [r["run_id"] for r in client.runs.list(thread["thread_id"])] == [run_id]
     assert client.threads.get(thread["thread_id"])["status"] == "idle"
+
+
+def _first_seen(journal: Path, run_id: str, node: str, timeout: float) -> float:
+    """The wall-clock time the test first saw ``node`` start in ``run_id`` (polled every 50 ms)."""
+    poll(lambda: _started(journal, run_id, node), timeout=timeout, interval=0.05, what=f"{node} of {run_id}")
+    return time.time()
+
+
+def test_delayed_runs_keep_their_schedule_across_a_restart(journal_server: Any) -> None:
+    """after_seconds survives kill -9: a delayed run whose time passed while the server was down
+    starts at once on restart; one still due later starts at its original due time, not a full
+    delay after the restart. Both stay pending (not started) until then."""
+    server, journal, env = journal_server
+    client = get_sync_client(url=server.url, api_key=None)
+    config = {"configurable": {"delay": 0.05}}
+    late_thread, soon_thread = client.threads.create(), client.threads.create()
+    created = time.time()
+    late = client.runs.create(late_thread["thread_id"], "journal", input={}, config=config, after_seconds=14)
+    soon = client.runs.create(soon_thread["thread_id"], "journal", input={}, config=config, after_seconds=3)
+    server.kill()
+    assert _counts(journal, late["run_id"]) == _counts(journal, soon["run_id"]) == collections.Counter()
+    poll(lambda: time.time() > created + 3.2, timeout=10, what="the short delay to pass while down")
+    server.start(env=env)
+    up = time.time()
+    assert up < created + 14 - 2, "the restart took too long for this test to tell the schedules apart"
+    client = get_sync_client(url=server.url, api_key=None)
+    assert client.runs.get(late_thread["thread_id"], late["run_id"])["status"] == "pending"
+
+    soon_started = _first_seen(journal, soon["run_id"], "step_1", timeout=30)
+    assert soon_started < up + 2.0  # at once, not 3 s after the restart
+
+    assert not _started(journal, late["run_id"], "step_1")
+    late_started = _first_seen(journal, late["run_id"], "step_1", timeout=40)
+    assert late_started >= created + 14 - 0.2  # not before its original due time
+    assert late_started < up + 14 - 1.0  # and not a whole delay after the restart
+    for thread, run in ((soon_thread, soon), (late_thread, late)):
+        final = poll(
+            lambda t=thread, r=run: (
+                (got := client.runs.get(t["thread_id"], r["run_id"]))["status"] not in ("pending", "running")
+                and got
+            ),
+            timeout=30,
+            what="the delayed run to finish",
+        )
+        assert final["status"] == "success"
+        assert _counts(journal, run["run_id"])["step_4 end"] == 1

@@ -205,7 +205,7 @@ async def test_checkpoints_mode_sends_each_checkpoint(client: Any) -> None:
 
 
 async def test_all_modes_combined_in_one_run(client: Any) -> None:
-    """Every mode but events at once: each mode's events arrive in the one stream."""
+    """Every mode but events (see test_events_mode.py) at once: each mode's events arrive in the one stream."""
     modes = ["values", "updates", "messages-tuple", "messages", "custom", "debug", "tasks", "checkpoints"]
     parts = await _parts(client.runs.stream(None, "chat", input=CHAT_INPUT, stream_mode=modes))
     names = set(_events(parts))
@@ -213,17 +213,6 @@ async def test_all_modes_combined_in_one_run(client: Any) -> None:
     assert expected | {"debug", "tasks", "checkpoints"} <= names
     parts = await _parts(client.runs.stream(None, "slow", input={"delay": 0.01}, stream_mode=modes))
     assert "custom" in _events(parts)
-
-
-async def test_events_mode_is_refused_by_name(client: Any) -> None:
-    """events (astream_events) is not served: a 422 that names it, and no run is created."""
-    thread = await client.threads.create()
-    with pytest.raises(UnprocessableEntityError) as refused:
-        await client.runs.create(
-            thread["thread_id"], "bench_fast", input={}, stream_mode=["values", "events"]
-        )
-    assert "events" in str(refused.value.body)
-    assert await client.runs.list(thread["thread_id"]) == []
 
 
 # -- subgraphs ----------------------------------------------------------------------------------
@@ -543,12 +532,34 @@ async def test_cancel_many_with_only_a_thread_id_is_422(client: Any) -> None:
 # -- joins, reads and deletes -------------------------------------------------------------------
 
 
-async def test_join_and_join_stream_of_an_unknown_run_are_404(client: Any) -> None:
-    """join and join_stream on a run id that does not exist: 404 (SDK NotFoundError)."""
+RUN_NOT_FOUND = {"error": "HTTPException", "message": "404: Run not found"}
+
+
+async def test_join_and_join_stream_of_an_unknown_run_answer_as_langgraph_api(
+    server: ServerProcess, client: Any
+) -> None:
+    """join and join_stream on a run id the thread does not have (or on an unknown thread):
+    langgraph-api's answers, not a 404. join: 200 with ``{"__error__": <404 Run not found>}``;
+    join_stream: 200 SSE whose one event is ``error`` with that body. Both at once."""
     thread = await client.threads.create()
-    assert await _status_of(client.runs.join(thread["thread_id"], str(uuid.uuid4()))) == 404
-    with pytest.raises(NotFoundError):
-        await _parts(client.runs.join_stream(thread["thread_id"], str(uuid.uuid4())))
+    for tid in (thread["thread_id"], str(uuid.uuid4())):
+        run_id = str(uuid.uuid4())
+        joined = await asyncio.wait_for(client.runs.join(tid, run_id), timeout=10)
+        assert joined == {"__error__": RUN_NOT_FOUND}
+        parts = await asyncio.wait_for(_parts(client.runs.join_stream(tid, run_id)), timeout=10)
+        assert [(p.event, p.data) for p in parts] == [("error", RUN_NOT_FOUND)]
+        async with httpx.AsyncClient(base_url=server.url, timeout=10) as http:
+            answer = await http.get(f"/threads/{tid}/runs/{run_id}/join")
+            assert answer.status_code == 200
+            assert answer.headers["location"] == f"/threads/{tid}/runs/{run_id}/join"
+            streamed = await http.get(f"/threads/{tid}/runs/{run_id}/stream")
+            assert streamed.status_code == 200
+            assert streamed.headers["content-type"].startswith("text/event-stream")
+            assert streamed.content == (
+                b'event: error\r\ndata: {"error":"HTTPException","message":"404: Run not found"}\r\n\r\n'
+            )
+    # A malformed id is still a 422, as in langgraph-api.
+    assert await _status_of(client.runs.join(thread["thread_id"], "not-a-uuid")) == 422
 
 
 async def test_join_stream_of_a_finished_run_ends_at_once(client: Any) -> None:
@@ -564,14 +575,15 @@ async def test_join_stream_of_a_finished_run_ends_at_once(client: Any) -> None:
 
 
 async def test_a_run_read_through_another_thread_is_404(client: Any) -> None:
-    """GET /threads/{other}/runs/{run}: a run belongs to its own thread only."""
+    """GET /threads/{other}/runs/{run}: a run belongs to its own thread only (a join there is
+    langgraph-api's "Run not found" body)."""
     thread = await client.threads.create()
     other = await client.threads.create()
     run = await client.runs.create(thread["thread_id"], "bench_fast", input={"messages": []})
     await client.runs.join(thread["thread_id"], run["run_id"])
     with pytest.raises(NotFoundError):
         await client.runs.get(other["thread_id"], run["run_id"])
-    assert await _status_of(client.runs.join(other["thread_id"], run["run_id"])) == 404
+    assert await client.runs.join(other["thread_id"], run["run_id"]) == {"__error__": RUN_NOT_FOUND}
     with pytest.raises(NotFoundError):
         await client.runs.delete(other["thread_id"], run["run_id"])
 
@@ -703,8 +715,10 @@ async def test_checkpoint_during_is_accepted_as_durability(
 
 # -- accepted and refused creation keys ---------------------------------------------------------
 
-# Every keyword of the SDK's runs.create, and what runyard does with it.
-ACCEPTED_CREATE_KEYS = {
+# Every keyword of the SDK's runs.create, runs.stream and runs.wait that reaches the request body,
+# and what runyard does with it: each is honoured (see the tests of its behaviour) or refused with
+# a 422 that names it. ``langsmith_tracing`` is sent as ``langsmith_tracer``.
+ACCEPTED_KEYS = {
     "input",
     "command",
     "stream_mode",
@@ -721,23 +735,107 @@ ACCEPTED_CREATE_KEYS = {
     "multitask_strategy",
     "if_not_exists",
     "on_completion",
+    "on_disconnect",
     "after_seconds",
     "durability",
+    "webhook",  # test_webhooks.py
+    "langsmith_tracing",  # accepted; traces to the extra project only when LangSmith tracing is on
 }
-REFUSED_CREATE_KEYS = {
-    "webhook": ("webhook", "https://example.com/hook"),
-    "langsmith_tracing": ("langsmith_tracer", {"project_name": "p"}),
-    "strict_resume": ("strict_resume", True),
+# SDK keyword -> (wire key, a value runyard refuses, the name the 422 says)
+REFUSED_KEYS = {
+    "feedback_keys": ("feedback_keys", ["score"], "feedback_keys"),
+    "strict_resume": ("strict_resume", True, "strict_resume"),
 }
-CLIENT_SIDE_KEYS = {"thread_id", "assistant_id", "headers", "params", "on_run_created"}
+CLIENT_SIDE_KEYS = {
+    "thread_id",
+    "assistant_id",
+    "headers",
+    "params",
+    "on_run_created",
+    "version",
+    "raise_error",
+}
+SDK_CREATORS = ("create", "stream", "wait")
 
 
-def test_the_sdk_create_keywords_are_all_covered() -> None:
-    """Every keyword runs.create takes is either accepted, refused by name, or client-side."""
+@pytest.mark.parametrize("method", SDK_CREATORS)
+def test_the_sdk_creation_keywords_are_all_covered(method: str) -> None:
+    """Every keyword runs.create/stream/wait takes is accepted, refused by name, or client-side:
+    a new SDK keyword fails this test until it is sorted into one of the three."""
     from langgraph_sdk._async.runs import RunsClient
 
-    names = set(inspect.signature(RunsClient.create).parameters) - {"self"}
-    assert names == ACCEPTED_CREATE_KEYS | set(REFUSED_CREATE_KEYS) | CLIENT_SIDE_KEYS
+    names = set(inspect.signature(getattr(RunsClient, method)).parameters) - {"self"}
+    unsorted = names - ACCEPTED_KEYS - set(REFUSED_KEYS) - CLIENT_SIDE_KEYS
+    assert not unsorted, f"runs.{method} sends keys this test does not sort: {sorted(unsorted)}"
+
+
+async def _call(client: Any, method: str, thread_id: str | None, **kwargs: Any) -> Any:
+    if method == "stream":
+        return await _parts(client.runs.stream(thread_id, "bench_fast", **kwargs))
+    return await getattr(client.runs, method)(thread_id, "bench_fast", **kwargs)
+
+
+@pytest.mark.parametrize("method", SDK_CREATORS)
+@pytest.mark.parametrize("sdk_key", sorted(REFUSED_KEYS))
+async def test_refused_creation_keys_are_422_naming_the_key(client: Any, method: str, sdk_key: str) -> None:
+    """feedback_keys and strict_resume=True are refused by runs.create, .stream and .wait with a
+    422 naming the key; nothing is created."""
+    from langgraph_sdk._async.runs import RunsClient
+
+    if sdk_key not in inspect.signature(getattr(RunsClient, method)).parameters:
+        pytest.skip(f"runs.{method} does not send {sdk_key}")
+    _, value, named = REFUSED_KEYS[sdk_key]
+    thread = await client.threads.create()
+    with pytest.raises(httpx.HTTPStatusError) as refused:
+        await _call(client, method, thread["thread_id"], input={"messages": []}, **{sdk_key: value})
+    assert refused.value.response.status_code == 422
+    assert named in refused.value.response.text
+    assert await client.runs.list(thread["thread_id"]) == []
+
+
+@pytest.mark.parametrize("method", SDK_CREATORS)
+async def test_every_accepted_key_each_creator_sends(client: Any, method: str) -> None:
+    """runs.create, .stream and .wait with every accepted key they send (webhook aside, which
+    needs a receiver: test_webhooks.py) are admitted and run to success."""
+    from langgraph_sdk._async.runs import RunsClient
+
+    thread = await client.threads.create()
+    tid = thread["thread_id"]
+    await client.runs.wait(tid, "bench_fast", input={"messages": []})
+    checkpoint_id = (await client.threads.get_state(tid))["checkpoint"]["checkpoint_id"]
+    values: dict[str, Any] = {
+        "input": {"messages": [{"role": "user", "content": "k"}]},
+        "stream_mode": ["values", "updates", "events"],
+        "stream_subgraphs": True,
+        "stream_resumable": True,
+        "metadata": {"k": "v"},
+        "config": {"tags": ["all-keys"], "recursion_limit": 10},
+        "context": {"c": 1},
+        "checkpoint": {"thread_id": tid, "checkpoint_ns": "", "checkpoint_id": checkpoint_id},
+        "checkpoint_id": checkpoint_id,
+        "interrupt_before": [],
+        "interrupt_after": [],
+        "multitask_strategy": "enqueue",
+        "if_not_exists": "reject",
+        "on_completion": "keep",
+        "on_disconnect": "continue",
+        "after_seconds": 0,
+        "durability": "sync",
+        "langsmith_tracing": {"project_name": "runyard-tests", "example_id": None},
+    }
+    taken = set(inspect.signature(getattr(RunsClient, method)).parameters)
+    kwargs = {key: value for key, value in values.items() if key in taken}
+    assert set(kwargs) == (ACCEPTED_KEYS - {"command", "webhook", "checkpoint_during"}) & taken
+    result = await _call(client, method, tid, **kwargs)
+    if method == "stream":
+        assert {"metadata", "values", "updates", "events"} <= {p.event for p in result}
+    elif method == "wait":
+        assert [m["content"] for m in result["messages"]][-4:] == ["k", "step 1", "step 2", "step 3"]
+    else:
+        await client.runs.join(tid, result["run_id"])
+        assert result["kwargs"]["config"]["configurable"]["__langsmith_project__"] == "runyard-tests"
+    (latest, *_) = await client.runs.list(tid)
+    assert latest["status"] == "success" and latest["metadata"]["k"] == "v"
 
 
 async def test_every_accepted_creation_key_at_once(client: Any) -> None:
@@ -781,30 +879,6 @@ async def test_every_accepted_creation_key_at_once(client: Any) -> None:
     after = await client.threads.get_state(tid)
     assert after["next"] == ["step_2"]  # interrupt_after=step_1 stopped it
     assert after["values"]["steps"] == ["step_1", "step_2", "step_3", "step_1"]
-
-
-@pytest.mark.parametrize("sdk_key", sorted(REFUSED_CREATE_KEYS))
-async def test_unsupported_creation_keys_are_refused_by_name(client: Any, sdk_key: str) -> None:
-    """webhook, langsmith_tracer and strict_resume are refused with a 422 naming the key."""
-    wire_key, value = REFUSED_CREATE_KEYS[sdk_key]
-    thread = await client.threads.create()
-    with pytest.raises(UnprocessableEntityError) as refused:
-        await client.runs.create(thread["thread_id"], "bench_fast", input={}, **{sdk_key: value})
-    assert wire_key in str(refused.value.body)
-    assert await client.runs.list(thread["thread_id"]) == []
-
-
-async def test_feedback_keys_and_on_disconnect_on_stream_and_wait(client: Any) -> None:
-    """feedback_keys is refused by name; on_disconnect (stream and wait only) is accepted."""
-    with pytest.raises(UnprocessableEntityError) as refused:
-        await _parts(client.runs.stream(None, "bench_fast", input={}, feedback_keys=["score"]))
-    assert "feedback_keys" in str(refused.value.body)
-    result = await client.runs.wait(None, "bench_fast", input={"messages": []}, on_disconnect="continue")
-    assert len(result["messages"]) == 3
-    parts = await _parts(
-        client.runs.stream(None, "bench_fast", input={"messages": []}, on_disconnect="continue")
-    )
-    assert parts[-1].event == "values"
 
 
 # -- response headers ---------------------------------------------------------------------------

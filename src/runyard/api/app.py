@@ -18,6 +18,7 @@ from . import errors
 from .routes import assistants, internal, meta, runs, store, threads
 from .services import open_services
 from .user_app import compose
+from .webhooks import webhook_policy
 
 
 def _routers(settings: Settings, http: HttpConfig) -> list[APIRouter]:
@@ -57,10 +58,11 @@ def create_app(settings: Settings, graphs: GraphRegistry | None = None) -> Starl
     """The app ``runyard serve`` serves: the API, with the project's ``http`` options applied.
 
     Raises ``ConfigError`` when ``http.app`` cannot be loaded or is not a Starlette app, or when
-    ``store.path`` or ``store.index.embed`` cannot be loaded.
+    ``store.path`` or ``store.index.embed`` cannot be loaded, or when ``webhooks`` is malformed.
     """
     registry = graphs or GraphRegistry.from_file(settings.config_path)
     plan_store(registry.config)  # a bad store.path or store.index.embed stops start-up here, by name
+    webhook_policy(registry)  # a malformed ``webhooks`` section stops the start, named
     http = registry.config.http or HttpConfig()
     api = create_api(settings, registry, http)
     return compose(api, http, config_file=registry.config.path, dev_mode=settings.dev_mode)

@@ -17,7 +17,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from ..runs.stream_modes import normalize
 from ..threads.validate import MAX_TTL_MINUTES
 from .json_check import problem
-from .schema_hints import UUID_FORMAT, not_both, unsupported, without_events
+from .schema_hints import UUID_FORMAT, not_both, unsupported
 
 MultitaskStrategyName = Literal["reject", "interrupt", "rollback", "enqueue"]
 StreamModeName = Literal[
@@ -86,6 +86,13 @@ class RunConfig(Strict):
         return self.model_dump(exclude_none=True)
 
 
+class LangSmithTracer(Strict):
+    """``langsmith_tracer``: an extra LangSmith project the run is traced to, when tracing is on."""
+
+    project_name: str | None = None
+    example_id: str | None = None
+
+
 class RunCreate(Strict):
     """``POST /threads/{id}/runs[/stream|/wait]`` and the stateless ``POST /runs[...]``."""
 
@@ -121,9 +128,7 @@ class RunCreate(Strict):
     checkpoint_id: str | None = Field(default=None, json_schema_extra=UUID_FORMAT)
     checkpoint_during: bool | None = None
     durability: Literal["sync", "async", "exit"] | None = None
-    stream_mode: list[StreamModeName] | StreamModeName | None = Field(
-        default=None, json_schema_extra=without_events
-    )
+    stream_mode: list[StreamModeName] | StreamModeName | None = None
     stream_subgraphs: bool = False
     stream_resumable: bool = False
     interrupt_before: Literal["*"] | list[str] | None = None
@@ -133,14 +138,13 @@ class RunCreate(Strict):
     after_seconds: float | None = Field(default=None, ge=0, le=MAX_DELAY_SECONDS)
     on_disconnect: Literal["cancel", "continue"] | None = None
     on_completion: Literal["delete", "keep"] | None = None
-    webhook: str | None = Field(default=None, json_schema_extra=unsupported({"type": "null"}))
+    webhook: str | None = Field(
+        default=None, description="POSTed the run when it ends; checked against the webhooks policy"
+    )
     feedback_keys: list[str] | None = Field(
         default=None, json_schema_extra=unsupported({"type": "null"}, {"type": "array", "maxItems": 0})
     )
-    langsmith_tracer: dict[str, Any] | None = Field(
-        default=None,
-        json_schema_extra=unsupported({"type": "null"}, {"type": "object", "maxProperties": 0}),
-    )
+    langsmith_tracer: LangSmithTracer | None = None
     strict_resume: bool | None = Field(
         default=None, json_schema_extra=unsupported({"type": "null"}, {"const": False})
     )
@@ -164,16 +168,12 @@ class RunCreate(Strict):
     def unsupported_fields(self) -> list[str]:
         """Keys runyard refuses by name rather than ignore."""
         refused = []
-        if self.webhook:
-            refused.append("webhook")
         if self.feedback_keys:
-            refused.append("feedback_keys")
-        if self.langsmith_tracer:
-            refused.append("langsmith_tracer")
+            # langgraph-api asks LangSmith for pre-signed feedback URLs when the run ends (and,
+            # without a LangSmith API key, fails the run there); runyard does not call LangSmith.
+            refused.append("feedback_keys (LangSmith feedback URLs)")
         if self.strict_resume:
             refused.append("strict_resume")
-        if "events" in (self.stream_mode or []):
-            refused.append("stream_mode=events")
         return refused
 
 

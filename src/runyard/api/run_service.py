@@ -12,11 +12,13 @@ import uuid
 from typing import Any
 
 from ..runs import RunRecord
+from ..runs.delay import due_at
 from ..runs.schemas import DisconnectMode
 from .assistant_service import for_run as assistant_for_run
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .models import RunCreate
 from .services import Services
+from .webhooks import WebhookRefused
 
 
 def run_json(record: RunRecord) -> dict[str, Any]:
@@ -66,6 +68,7 @@ async def create_run(
     assistant = await preflight(services, body, stateless=temporary)
     assistant_id, graph_id = assistant["assistant_id"], assistant["graph_id"]
     owner = {"graph_id": graph_id, "assistant_id": assistant_id}  # DELETE ?delete_threads finds these
+    await check_webhook(services, body)
     if temporary:
         thread_id = str(uuid.uuid4())
         await services.threads.create(thread_id, metadata={**owner, "temporary": True}, user_id=user_id)
@@ -110,6 +113,12 @@ async def create_run(
         modes.append("values")
     config, context = _run_config(assistant["config"], body, assistant["context"])
     config["configurable"]["graph_id"] = graph_id
+    # As langgraph-api stamps them: the delay (with ``created_at`` it makes the run's due time,
+    # which a restart reads back; see ``runs.delay``) and the extra LangSmith project.
+    config["configurable"]["__after_seconds__"] = body.after_seconds or 0
+    if body.langsmith_tracer is not None:
+        config["configurable"]["__langsmith_project__"] = body.langsmith_tracer.project_name
+        config["configurable"]["__langsmith_example_id__"] = body.langsmith_tracer.example_id
     durability = body.durability
     if durability is None and body.checkpoint_during is not None:
         durability = "async" if body.checkpoint_during else "exit"
@@ -126,6 +135,8 @@ async def create_run(
         "temporary": temporary,
         "checkpoint": checkpoint or None,
         "durability": durability or "async",
+        "webhook": body.webhook,
+        "feedback_keys": body.feedback_keys,
     }
     if temporary:
         kwargs["on_completion"] = body.on_completion or "delete"
@@ -139,6 +150,7 @@ async def create_run(
             kwargs=kwargs,
             multitask_strategy=body.multitask_strategy,
             user_id=user_id,
+            not_before=due_at(body.after_seconds),
         )
     except BaseException:
         if temporary:
@@ -147,6 +159,16 @@ async def create_run(
     await services.threads.set_status(thread_id, "busy")
     services.executor.submit(record, delay=body.after_seconds or 0.0)
     return record
+
+
+async def check_webhook(services: Services, body: RunCreate) -> None:
+    """Refuse a webhook URL the project's policy does not allow (422 naming it and why)."""
+    if body.webhook is None:
+        return
+    try:
+        await services.webhook_policy.validate(body.webhook)
+    except WebhookRefused as exc:
+        raise Unprocessable(f"webhook {body.webhook!r} refused: {exc}") from exc
 
 
 def _run_config(

@@ -26,11 +26,3 @@ def unsupported(*allowed: dict[str, Any]) -> Callable[[dict[str, Any]], None]:
         schema.update(anyOf=list(allowed), description="Not supported by runyard yet: leave it unset")
 
     return edit
-
-
-def without_events(schema: dict[str, Any]) -> None:
-    """``stream_mode``'s schema without ``events``, which runyard refuses by name (422)."""
-    for part in [schema, *schema.get("anyOf", [])]:
-        for enum_holder in (part, part.get("items") or {}):
-            if "enum" in enum_holder:
-                enum_holder["enum"] = [mode for mode in enum_holder["enum"] if mode != "events"]

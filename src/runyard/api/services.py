@@ -24,6 +24,7 @@ from ..persistence.checkpointer import open_checkpointer
 from ..persistence.store import open_store, plan_store
 from ..runs import RunManager
 from ..runs.clock import now_iso
+from ..runs.delay import remaining_delay
 from ..runs.executor import RunExecutor
 from ..runs.queue import ClusterQueue, LeaseSettings
 from ..runs.store.sql import SqlRunStore
@@ -35,6 +36,7 @@ from ..threads.sql import SqlThreadStore
 from .cluster import open_cluster_transport
 from .system_assistants import register_system_assistants
 from .thread_hooks import ThreadHooks
+from .webhooks import WebhookHooks, WebhookPolicy, WebhookSender, webhook_policy
 
 logger = logging.getLogger(__name__)
 
@@ -53,6 +55,7 @@ class Services:
     store: Any = None
     assistants: AssistantStore = field(default_factory=MemoryAssistantStore)
     queue: ClusterQueue | None = None
+    webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -124,6 +127,12 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
             assistants=assistants,
             queue=queue,
         )
+        services.webhook_policy = webhook_policy(graphs)
+        webhooks = WebhookSender(services.webhook_policy)
+        stack.push_async_callback(webhooks.close)  # after the drain: drained runs call theirs
+        from .run_service import run_json  # run_service imports this module
+
+        executor.hooks = WebhookHooks(executor.hooks, webhooks, run_json)
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
         await executor.start()
@@ -134,7 +143,7 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
             return
         adopted = await manager.adopt_orphaned_runs(before=started_at, max_attempts=settings.max_attempts)
         for record in adopted:
-            executor.submit(record)
+            executor.submit(record, delay=remaining_delay(record))
         if adopted:
             logger.warning("Resuming %d run(s) left unfinished by a previous process", len(adopted))
         yield services

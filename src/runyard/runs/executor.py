@@ -14,6 +14,7 @@ from __future__ import annotations
 import asyncio
 import copy
 import logging
+import uuid
 from contextlib import AbstractAsyncContextManager, suppress
 from dataclasses import dataclass
 from typing import Any, Protocol
@@ -29,7 +30,8 @@ from .manager import RunManager
 from .queue import ClusterQueue
 from .record import RunRecord
 from .schemas import RunStatus
-from .stream_modes import debug_event, langgraph_modes
+from .stream_modes import debug_event, langgraph_modes, split_events
+from .tracing import langsmith_replicas
 from .usage import UsageTracker
 
 logger = logging.getLogger(__name__)
@@ -226,6 +228,11 @@ class RunExecutor:
             handle: asyncio.TimerHandle
 
             def due() -> None:
+                # The timer is the authority: uvloop's clock and timers have millisecond
+                # resolution, so a timer may fire a fraction of a millisecond before the
+                # ``not_before`` computed above, and the run would then wait for a wake-up that
+                # never comes (a fractional ``after_seconds``, or a delay resumed after a restart).
+                self._not_before.pop(record.run_id, None)
                 self._timers.discard(handle)
                 self._wake.set()
 
@@ -369,7 +376,8 @@ class RunExecutor:
             async with self.graphs.open(
                 graph_id, config, checkpointer=self.checkpointer, store=self.store
             ) as graph:
-                last_values, paused = await self._stream(graph, record, config, api_modes, subgraphs)
+                with langsmith_replicas(config["configurable"]):
+                    last_values, paused = await self._stream(graph, record, config, api_modes, subgraphs)
         except asyncio.CancelledError:
             cancelled = True
             if (
@@ -401,8 +409,15 @@ class RunExecutor:
         last_values: Any = None
         paused = False
         # ``subgraphs`` goes to LangGraph as asked: without it, a message a subgraph returns
-        # still reaches ``messages`` mode once, as its parent node's output.
-        async for item in graph.astream(
+        # still reaches ``messages`` mode once, as its parent node's output. ``events`` swaps
+        # the source for ``astream_events``, which yields the same items; the loop is shared.
+        streamer = graph.astream_events if "events" in wanted else graph.astream
+        extra: dict[str, Any] = {"version": "v2"} if "events" in wanted else {}
+        if extra and record.attempt <= 1:
+            # As langgraph-api: the first attempt's root runnable is the run, so the events'
+            # root ``run_id`` is the run's id.
+            config = {**config, "run_id": uuid.UUID(run_id)}
+        items = streamer(
             graph_input(kwargs),
             config,
             context=graph_context(graph, kwargs.get("context")),
@@ -411,7 +426,11 @@ class RunExecutor:
             interrupt_before=kwargs.get("interrupt_before"),
             interrupt_after=kwargs.get("interrupt_after"),
             durability=kwargs.get("durability") or "async",
-        ):
+            **extra,
+        )
+        if extra:
+            items = split_events(items, lambda event: self._publish(run_id, "events", event))
+        async for item in items:
             ns, mode, chunk = item if subgraphs else ((), *item)
             suffix = "".join(f"|{part}" for part in ns)
             if mode == "updates" and not ns and isinstance(chunk, dict) and "__interrupt__" in chunk:

@@ -4,12 +4,15 @@ The API names differ from LangGraph's in two places: ``messages-tuple`` is LangG
 ``messages`` passed through as ``[chunk, metadata]``, while the API's ``messages`` accumulates the
 chunks of each message and sends ``messages/metadata``, ``messages/partial`` and
 ``messages/complete`` events (langgraph-api's shape, which Agent Chat UI reads). ``events`` is
-served from ``astream_events`` and cannot be mixed with LangGraph's stream modes in one run.
+served as langgraph-api serves it: the run streams through ``astream_events(version="v2")`` with
+the other requested modes passed along; the root graph's ``on_chain_stream`` events carry those
+modes' chunks (handled as ``astream`` items), every other event goes out whole as ``events``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from contextlib import aclosing
 from typing import Any
 
 API_STREAM_MODES: tuple[str, ...] = (
@@ -109,3 +112,27 @@ def debug_event(chunk: Any) -> Any:
         "tasks": [_debug_task(t) for t in payload.get("tasks") or []],
     }
     return {**chunk, "payload": payload}
+
+
+HIDDEN_TAG = "langsmith:hidden"
+"""Events of runnables tagged so are never sent (as langgraph-api skips them)."""
+
+
+async def split_events(
+    events: AsyncIterator[dict[str, Any]], publish: Callable[[dict[str, Any]], Awaitable[None]]
+) -> AsyncIterator[Any]:
+    """From ``astream_events`` v2: yield what ``astream`` would have (the root graph's stream
+    chunks), and ``publish`` every other event as an ``events`` frame, in order.
+
+    The root is the event without parents (langgraph-api compares with the run id, which a
+    retried attempt does not carry as its root run id).
+    """
+    async with aclosing(events) as stream:  # type: ignore[type-var]
+        async for event in stream:
+            tags = event.get("tags")
+            if tags and HIDDEN_TAG in tags:
+                continue
+            if event.get("event") == "on_chain_stream" and not event.get("parent_ids"):
+                yield event["data"]["chunk"]
+            else:
+                await publish(event)

@@ -13,9 +13,10 @@ from fastapi.responses import StreamingResponse
 from ...runs import RunRecord
 from ...runs.schemas import DisconnectMode, RunStatus
 from ...runs.stream_modes import normalize
+from ...streams.sse import format_frame
 from ..errors import Conflict, NotFound, Unprocessable
 from ..models import MAX_OFFSET, CancelMany, RunCreate
-from ..run_service import create_run, preflight, run_json
+from ..run_service import check_webhook, create_run, preflight, run_json
 from ..services import Services
 from ..streaming import SSE_HEADERS, SSE_MEDIA_TYPE, final_values, sse_body
 
@@ -168,12 +169,31 @@ async def delete_thread_run(thread_id: UUID, run_id: UUID, request: Request) -> 
     return Response(status_code=204)
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/join")
+# What langgraph-api answers a join of a run it does not know (on that thread): not a 404 but
+# its stream's ``error`` event, the serialised ``HTTPException(404, "Run not found")``.
+RUN_NOT_FOUND = {"error": "HTTPException", "message": "404: Run not found"}
+
+
+async def _joinable(services: Services, thread_id: str, run_id: str) -> RunRecord | None:
+    record = await services.manager.get(run_id)
+    return record if record is not None and record.thread_id == thread_id else None
+
+
+@router.get("/threads/{thread_id}/runs/{run_id}/join", response_model=None)
 async def join_thread_run(
     thread_id: UUID, run_id: UUID, request: Request, cancel_on_disconnect: bool = False
-) -> StreamingResponse:
+) -> Response:
     services = _services(request)
-    record = await _run_of(services, str(thread_id), str(run_id))
+    record = await _joinable(services, str(thread_id), str(run_id))
+    if record is None:
+        return Response(
+            orjson.dumps({"__error__": RUN_NOT_FOUND}),
+            media_type="application/json",
+            headers={
+                "Location": f"/threads/{thread_id}/runs/{run_id}/join",
+                "Content-Location": f"/threads/{thread_id}/runs/{run_id}",
+            },
+        )
     return _wait_response(
         services,
         record,
@@ -182,7 +202,7 @@ async def join_thread_run(
     )
 
 
-@router.get("/threads/{thread_id}/runs/{run_id}/stream")
+@router.get("/threads/{thread_id}/runs/{run_id}/stream", response_model=None)
 async def join_thread_run_stream(
     thread_id: UUID,
     run_id: UUID,
@@ -190,11 +210,15 @@ async def join_thread_run_stream(
     cancel_on_disconnect: bool = False,
     stream_mode: Annotated[list[str] | None, Query()] = None,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> Response:
     services = _services(request)
-    record = await _run_of(services, str(thread_id), str(run_id))
     modes = _parse_modes(stream_mode)
     base = f"/threads/{thread_id}/runs/{run_id}"
+    record = await _joinable(services, str(thread_id), str(run_id))
+    if record is None:
+        headers = SSE_HEADERS | {"Location": f"{base}/stream", "Content-Location": base}
+        frame = format_frame("error", RUN_NOT_FOUND)
+        return Response(frame, media_type=SSE_MEDIA_TYPE, headers=headers)
     return _stream_response(
         services,
         record,
@@ -276,6 +300,7 @@ async def create_stateless_run_batch(
     services = _services(request)
     for payload in body:
         await preflight(services, payload, stateless=True)
+        await check_webhook(services, payload)
     return [run_json(await create_run(services, payload, thread_id=None)) for payload in body]
 
 
