@@ -60,6 +60,9 @@ QUICK = os.environ.get("QUICK") == "1"
 INPUT = {"messages": [{"role": "user", "content": "hi"}]}
 EXPECTED = ["hi", "step 1", "step 2", "step 3"]
 RUN_TIMEOUT = 60.0  # seconds for one create + run: beyond it the iteration is a stall, counted as an error
+# The SDK's httpx pool holds 100 connections and gives up on a free one after 5 s: more clients
+# than that in one process would measure the client's pool, so bigger cells fork more processes.
+CLIENTS_PER_PROC = 64
 VERSIONS = ("langgraph", "langgraph-sdk", "langgraph-checkpoint-sqlite", "sqlalchemy", "aiosqlite", "uvicorn")
 
 
@@ -188,7 +191,8 @@ def run_cell(
     ):
         pg_pid = postmaster_pid(db_url) if db_url else None
         rss_start = tree_rss_mib(server.pid)
-        warm = closed_loop(server.url, cell, cell.clients, time.time(), time.time() + args.warmup)
+        procs = max(args.client_procs, math.ceil(cell.clients / CLIENTS_PER_PROC))
+        warm = load(server.url, cell, args.warmup, procs)
         rss_before = tree_rss_mib(server.pid)
         profiler = None
         if args.profile:
@@ -199,36 +203,66 @@ def run_cell(
             )
             time.sleep(0.5)  # py-spy attaches
         cpu0 = (tree_cpu(server.pid), main_thread_cpu(server.pid), tree_cpu(pg_pid), machine_busy())
-        timed = load(server.url, cell, args.duration, args.client_procs)
+        timed = load(server.url, cell, args.duration, procs)
         cpu1 = (tree_cpu(server.pid), main_thread_cpu(server.pid), tree_cpu(pg_pid), machine_busy())
         rss_after = tree_rss_mib(server.pid)
         if profiler is not None:
             _, err = profiler.communicate(timeout=60)
             if profiler.returncode:
                 print(f"py-spy failed: {err.decode(errors='replace')}", file=sys.stderr)
+    return summarise(
+        target.name,
+        backend,
+        cell,
+        timed,
+        warm,
+        cpu=[b - a for a, b in zip(cpu0, cpu1, strict=True)],
+        rss=(rss_start, rss_before, rss_after),
+        extra={
+            "quiet_wait_s": quiet[0],
+            "busy_cores_before": quiet[1],
+            "startup_s": round(server.startup_s, 2),
+        },
+        has_pg=pg_pid is not None,
+    )
+
+
+def summarise(
+    target: str,
+    backend: str,
+    cell: Cell,
+    timed: dict[str, Any],
+    warm: dict[str, Any],
+    *,
+    cpu: list[float],
+    rss: tuple[float, float, float],
+    extra: dict[str, Any],
+    has_pg: bool,
+) -> dict[str, Any]:
+    """One cell's figures from the timed window's client parts and the /proc CPU deltas
+    (server tree, server main thread, Postgres, whole machine)."""
     parts = timed["parts"]
+    rss_start, rss_before, rss_after = rss
     merged = {
         k: [v for p in parts for v in p[k]] for k in ("latency", "create", "ttfe", "first_values", "errors")
     }
     wall = max(p["ended"] for p in parts) - timed["start_at"]
     ok = len(merged["latency"])
-    server_cpu, loop_cpu, pg_cpu, busy = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    server_cpu, loop_cpu, pg_cpu, busy = cpu
     client_cpu = sum(p["cpu_s"] for p in parts)
 
     def per_run(seconds: float) -> float | None:
         return round(seconds / ok * 1000, 2) if ok else None
 
     result = {
-        "target": target.name,
+        "target": target,
         "backend": backend,
         "cell": cell.name,
         **asdict(cell),
         "client_procs": len(parts),
-        "quiet_wait_s": quiet[0],
-        "busy_cores_before": quiet[1],
-        "startup_s": round(server.startup_s, 2),
-        "warmup_runs": len(warm["latency"]),
-        "warmup_errors": len(warm["errors"]),
+        **extra,
+        "warmup_runs": sum(len(p["latency"]) for p in warm["parts"]),
+        "warmup_errors": sum(len(p["errors"]) for p in warm["parts"]),
         "duration_s": round(wall, 2),
         "runs": ok,
         "errors": len(merged["errors"]),
@@ -241,7 +275,7 @@ def run_cell(
         "server_cpu_ms_per_run": per_run(server_cpu),
         "server_cpu_cores": round(server_cpu / wall, 2),
         "server_main_thread_cpu_ms_per_run": per_run(loop_cpu),
-        "postgres_cpu_ms_per_run": per_run(pg_cpu) if pg_pid else None,
+        "postgres_cpu_ms_per_run": per_run(pg_cpu) if has_pg else None,
         "client_cpu_ms_per_run": per_run(client_cpu),
         "client_cpu_cores": round(client_cpu / wall, 2),
         "other_cpu_cores": round((busy - server_cpu - pg_cpu - client_cpu) / wall, 2),
