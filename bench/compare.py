@@ -51,7 +51,7 @@ from typing import Any
 import server_bench
 from peer_targets import PEERS, Aegra, LanggraphDev, ensure_venv, versions, write_config
 from server_bench import EXPECTED, INPUT, RUN_TIMEOUT, Cell, run_cell, summarise
-from server_targets import ROOT, Runyard, cell_database, machine_busy, postgres, tree_rss_mib
+from server_targets import ROOT, Runyard, cell_database, machine_busy, postgres, tree_rss_mib, wait_quiet
 
 QUICK = os.environ.get("QUICK") == "1"
 LG_JOBS = 10  # see the module docstring
@@ -157,6 +157,7 @@ def _floor_child(cell: Cell, warmup: float, duration: float) -> dict[str, Any]:
 
 def floor_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
     """The graph alone, in a forked process of its own (so its CPU and RSS are the graph's)."""
+    quiet = wait_quiet(args.quiet_wait) if args.quiet_wait > 0 else (0.0, None)
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork")) as pool:
         got = pool.submit(_floor_child, cell, args.warmup, args.duration).result()
     return summarise(
@@ -167,7 +168,7 @@ def floor_cell(cell: Cell, args: argparse.Namespace) -> dict[str, Any]:
         got["warm"],
         cpu=got["cpu"],
         rss=got["rss"],
-        extra={"quiet_wait_s": 0.0, "busy_cores_before": None, "startup_s": None},
+        extra={"quiet_wait_s": quiet[0], "busy_cores_before": quiet[1], "startup_s": None},
         has_pg=False,
     )
 
@@ -217,6 +218,13 @@ def main() -> None:
     parser.add_argument(
         "--quiet-wait", type=float, default=0 if QUICK else 5, help="max s to wait for an idle machine"
     )
+    parser.add_argument(
+        "--nice",
+        type=int,
+        default=0,
+        help="os.nice() step for the harness and all it starts (servers, clients, PostgreSQL); on a "
+        "shared machine a negative one (root only) keeps other jobs from taking the benchmark's CPU",
+    )
     parser.add_argument("--lg-jobs", type=int, default=LG_JOBS, help="--n-jobs-per-worker of the -jN row")
     parser.add_argument("--postgres-url", default=os.environ.get("RUNYARD_BENCH_POSTGRES_URL"))
     parser.add_argument("--output-dir", type=Path, default=None)
@@ -224,6 +232,8 @@ def main() -> None:
     # what server_bench.run_cell reads besides these
     args.client_procs, args.profile = 1, False
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups: servers, Postgres
+    if args.nice:
+        os.nice(args.nice)
     out_dir = args.output_dir or ROOT / "bench" / "results" / ("compare-quick" if QUICK else "compare")
     out_dir.mkdir(parents=True, exist_ok=True)
     for old in out_dir.glob("*.json"):
@@ -269,21 +279,24 @@ def main() -> None:
     with postgres(args.postgres_url) if needs_pg else contextlib.nullcontext() as pg:
         if pg is not None:
             results["versions"]["postgresql"] = postgres_version(pg)
-        for extra_round in (False, True):
+        if pg is None:
             for plan in runnable:
-                if extra_round and not (plan.extra and args.extra):
-                    continue
-                if plan.backend == "postgres" and pg is None:
+                if plan.backend == "postgres":
                     results["skipped"][plan.key] = "no PostgreSQL (binaries or --postgres-url)"
+            runnable = [p for p in runnable if p.backend != "postgres"]
+        extra = [p for p in runnable if p.extra] if args.extra else []
+        # cell by cell, every target in turn: a burst of someone else's load lands on all alike
+        for cells, round_plans, extra_round in ((MAIN_CELLS, runnable, False), (EXTRA_CELLS, extra, True)):
+            for cell in cells:
+                if cell_names and cell.name not in cell_names:
                     continue
-                for cell in EXTRA_CELLS if extra_round else MAIN_CELLS:
-                    if cell_names and cell.name not in cell_names:
-                        continue
+                for plan in round_plans:
                     result = run_one(plan, cell, pg, args)
                     result["key"], result["extra"] = plan.key, extra_round
                     name = f"{_slug(plan.key)}__{_slug(cell.name)}.json"
                     (out_dir / name).write_text(json.dumps(result, indent=2) + "\n")
                     results["cells"].append(result)
+    results["cells"].sort(key=lambda c: [p.key for p in all_plans].index(c["key"]))
     results["total_s"] = round(time.perf_counter() - started, 1)
     (out_dir / "all.json").write_text(json.dumps(results, indent=2) + "\n")
     (out_dir / "summary.md").write_text(summary_markdown(results))
@@ -342,7 +355,8 @@ def summary_markdown(results: dict[str, Any]) -> str:
             "differences under ~20 % as noise."
         ),
         f"Quick mode: {results['quick']}; per cell {results['settings']['warmup']} s warm-up, "
-        f"{results['settings']['duration']} s timed; whole run {results.get('total_s')} s.",
+        f"{results['settings']['duration']} s timed; whole run {results.get('total_s')} s; cells in turn "
+        f"across targets; nice {results['settings']['nice']} for the harness, servers and PostgreSQL.",
         "",
         "Latency = `threads.create()` + the run, end to end, ms. TTFE / first `values`: from the "
         "stream request, p50 / p99 ms. CPU in ms per successful run over the timed window: the "

@@ -10,6 +10,7 @@ the rest of the machine ("other"). Figures go to JSON and Markdown; nothing here
     .venv/bin/python bench/server_bench.py                  # sqlite + postgres, ~6.5 minutes
     QUICK=1 .venv/bin/python bench/server_bench.py          # smoke run, < 1 minute
     .venv/bin/python bench/server_bench.py --profile        # py-spy on sqlite wait C=16 only
+    .venv/bin/python bench/server_bench.py --profile --profile-backend postgres   # the same on Postgres
 
 Postgres comes from ``--postgres-url`` / ``RUNYARD_BENCH_POSTGRES_URL``, else a throwaway server
 is started from the local PostgreSQL binaries (tests/services.py), else those cells are skipped.
@@ -196,7 +197,7 @@ def run_cell(
         rss_before = tree_rss_mib(server.pid)
         profiler = None
         if args.profile:
-            raw = RESULTS / "server_bench_profile.raw.txt"
+            raw = args.output.with_suffix(".raw.txt")
             gil = not args.profile_all_threads
             profiler = server_profile.start_record(
                 server.pid, args.duration, raw, native=args.native, gil=gil
@@ -304,8 +305,9 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=None, help="passed to runyard serve")
     parser.add_argument("--postgres-url", default=os.environ.get("RUNYARD_BENCH_POSTGRES_URL"))
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the sqlite 'bench_fast wait C=16' cell"
+        "--profile", action="store_true", help="py-spy the 'bench_fast wait C=16' cell of one backend"
     )
+    parser.add_argument("--profile-backend", default="sqlite", choices=("sqlite", "postgres"))
     parser.add_argument("--native", action="store_true", help="with --profile: native frames too")
     parser.add_argument(
         "--profile-all-threads", action="store_true", help="with --profile: every thread, not the GIL holder"
@@ -314,8 +316,9 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups: servers, Postgres
     if args.profile:
-        args.backends, args.cells = "sqlite", args.cells or "bench_fast wait C=16"
-        args.output = args.output.with_name("server_bench_profile.json")
+        args.backends, args.cells = args.profile_backend, args.cells or "bench_fast wait C=16"
+        suffix = "" if args.profile_backend == "sqlite" else f"_{args.profile_backend}"
+        args.output = args.output.with_name(f"server_bench_profile{suffix}.json")
     RESULTS.mkdir(parents=True, exist_ok=True)
     wanted = {c.strip() for c in args.cells.split(",") if c.strip()}
     cells = [c for c in CELLS if not wanted or c.name in wanted]
@@ -345,12 +348,12 @@ def main() -> None:
                     results["cells"].append(run_cell(target, backend, cell, db_url, args))
     results["total_s"] = round(time.perf_counter() - started, 1)
     if args.profile:
-        summary = server_profile.summarise(RESULTS / "server_bench_profile.raw.txt")
+        summary = server_profile.summarise(args.output.with_suffix(".raw.txt"))
         results["profile"] = summary
         how = ("all threads" if args.profile_all_threads else "GIL holder") + (
             ", native" if args.native else ""
         )
-        title = f"py-spy ({how}), runyard sqlite {cells[0].name}"
+        title = f"py-spy ({how}), runyard {args.profile_backend} {cells[0].name}"
         args.output.with_suffix(".md").write_text(
             write_markdown(results) + "\n" + server_profile.markdown(summary, title)
         )
