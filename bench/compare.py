@@ -228,6 +228,9 @@ def main() -> None:
     parser.add_argument("--lg-jobs", type=int, default=LG_JOBS, help="--n-jobs-per-worker of the -jN row")
     parser.add_argument("--postgres-url", default=os.environ.get("RUNYARD_BENCH_POSTGRES_URL"))
     parser.add_argument("--output-dir", type=Path, default=None)
+    parser.add_argument(
+        "--summary-only", action="store_true", help="rewrite summary.md from the output dir's all.json"
+    )
     args = parser.parse_args()
     # what server_bench.run_cell reads besides these
     args.client_procs, args.profile = 1, False
@@ -236,6 +239,9 @@ def main() -> None:
         os.nice(args.nice)
     out_dir = args.output_dir or ROOT / "bench" / "results" / ("compare-quick" if QUICK else "compare")
     out_dir.mkdir(parents=True, exist_ok=True)
+    if args.summary_only:
+        (out_dir / "summary.md").write_text(summary_markdown(json.loads((out_dir / "all.json").read_text())))
+        return
     for old in out_dir.glob("*.json"):
         old.unlink()
 
@@ -343,6 +349,40 @@ def _ratio(a: float | None, b: float | None) -> str:
     return f"{a / b:.1f}x" if a and b else "-"
 
 
+def glance(results: dict[str, Any]) -> list[str]:
+    """One row per target, one column per main cell: runs/s, then p50 / p99 ms (streams: first
+    `values` event p50); server CPU per run at fast wait C=16 (+ PostgreSQL's own)."""
+    lines = [
+        "## At a glance",
+        "",
+        "runs/s, then p50 / p99 latency ms; stream: also first `values` event p50 ms. "
+        "CPU ms/run at fast wait C=16: server (+ PostgreSQL).",
+        "",
+        "| target | " + " | ".join(c.name for c in MAIN_CELLS) + " | CPU ms/run | errors |",
+        "|---|" + "---|" * (len(MAIN_CELLS) + 2),
+    ]
+    for key in dict.fromkeys(c["key"] for c in results["cells"] if not c.get("extra")):
+        row, errors, name = [], 0, key
+        for cell in MAIN_CELLS:
+            c = _find(results, key, cell.name)
+            if c is None:
+                row.append("-")
+                continue
+            name, errors = _row_name(c), errors + c["errors"]
+            lat = c["latency_ms"]
+            text = f"{c['runs_per_s']} ({lat['p50']:.0f} / {lat['p99']:.0f})"
+            if c["first_values_ms"]:
+                text += f", values {c['first_values_ms']['p50']:.0f}"
+            row.append(text)
+        c16 = _find(results, key, "bench_fast wait C=16")
+        cpu = "-"
+        if c16:
+            cpu = f"{c16['server_cpu_ms_per_run']:.1f}"
+            cpu += f" (+{c16['postgres_cpu_ms_per_run']:.1f})" if c16["postgres_cpu_ms_per_run"] else ""
+        lines.append(f"| {name} | " + " | ".join(row) + f" | {cpu} | {errors} |")
+    return lines
+
+
 def summary_markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
     lines = [
@@ -380,6 +420,7 @@ def summary_markdown(results: dict[str, Any]) -> str:
             f"| {c['server_cpu_ms_per_run']} | {c['postgres_cpu_ms_per_run'] or '-'} "
             f"| {rss['start']} → {rss['after']} | {c['other_cpu_cores']} | {c['errors']} |"
         )
+    lines += ["", *glance(results)]
     lines += ["", "## Versions", ""]
     for target, pins in results["versions"].items():
         text = pins if isinstance(pins, str) else ", ".join(f"{k} {v}" for k, v in pins.items())
