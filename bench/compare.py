@@ -1,7 +1,7 @@
 """Side by side: runyard, `langgraph dev` and Aegra under the same SDK load, one command, offline.
 
     .venv/bin/python bench/compare.py            # everything, ~30 minutes (installs the peers once)
-    QUICK=1 .venv/bin/python bench/compare.py    # the five main cells per target, no warm-up, ~3 minutes
+    QUICK=1 .venv/bin/python bench/compare.py    # the five main cells per target, no warm-up, < 3 minutes
     .venv/bin/python bench/compare.py --targets runyard-sqlite,runyard-postgres   # no peers
 
 Targets: ``floor`` (the graph in this process with ``graph.ainvoke`` / ``astream`` on an
@@ -385,15 +385,15 @@ def glance(results: dict[str, Any]) -> list[str]:
 
 def summary_markdown(results: dict[str, Any]) -> str:
     m = results["machine"]
+    others = [c["other_cpu_cores"] for c in results["cells"] if "other_cpu_cores" in c]
+    other = sum(others) / len(others) if others else 0.0
     lines = [
         f"# runyard vs `langgraph dev` vs Aegra ({results['date']}, git {results['git']})",
         "",
         f"Machine: {m['cpus']} x {m['cpu']}, {m['memory_gib']} GiB, {m['platform']}; harness Python "
-        f"{m['python']}. Server, PostgreSQL and the load generator share these cores"
-        + (
-            "; other jobs ran on the machine meanwhile (`other cores` column), so treat "
-            "differences under ~20 % as noise."
-        ),
+        f"{m['python']}. Server, PostgreSQL and the load generator share these cores; other "
+        f"processes used {other:.2f} cores on average during the timed windows (`other cores`): "
+        "with more than ~0.2, treat differences under ~30 % as noise.",
         f"Quick mode: {results['quick']}; per cell {results['settings']['warmup']} s warm-up, "
         f"{results['settings']['duration']} s timed; whole run {results.get('total_s')} s; cells in turn "
         f"across targets; nice {results['settings']['nice']} for the harness, servers and PostgreSQL.",
