@@ -7,7 +7,7 @@ the log recorded in that window, grouped by statement kind and table, per run. S
 pre-ping shows as ``;``; the checkpointer's statements run in autocommit, the stores' inside
 BEGIN/COMMIT.
 
-    .venv/bin/python bench/pg_statements.py [--seconds 5] [--clients 1]
+    .venv/bin/python bench/pg_statements.py [--seconds 5] [--clients 1]   # --clients 16: pool churn
 """
 
 from __future__ import annotations
@@ -57,6 +57,13 @@ def count(log_text: str) -> collections.Counter[str]:
     return kinds
 
 
+def _sessions(url: str, database: str) -> int:
+    """Sessions ever opened on ``database`` (pg_stat_database, PostgreSQL 14+)."""
+    with psycopg.connect(url, autocommit=True) as conn:
+        row = conn.execute("SELECT sessions FROM pg_stat_database WHERE datname = %s", (database,)).fetchone()
+        return int(row[0]) if row else 0
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=5.0)
@@ -74,14 +81,18 @@ def main() -> None:
         with tempfile.TemporaryDirectory() as tmp, serve(Runyard(), Path(tmp), db) as server:
             load(server.url, cell, 1.0, 1)  # warm-up: connections opened, graphs compiled
             time.sleep(0.5)
-            start = log.stat().st_size
+            start, sessions = log.stat().st_size, _sessions(pg.url, name)
             timed = load(server.url, cell, args.seconds, 1)
-            time.sleep(0.5)
+            time.sleep(0.5)  # backends report their statistics when idle
             text = log.read_bytes()[start:].decode(errors="replace")
+            sessions = _sessions(pg.url, name) - sessions
     runs = sum(len(part["latency"]) for part in timed["parts"])
     kinds = count(text)
     total = sum(kinds.values())
-    print(f"{runs} runs at C={args.clients}: {total / runs:.1f} statements per run")
+    print(
+        f"{runs} runs at C={args.clients}: {total / runs:.1f} statements and "
+        f"{sessions / runs:.2f} new PostgreSQL sessions per run"
+    )
     for name, n in kinds.most_common():
         print(f"{n / runs:6.2f}  {name}")
 
