@@ -10,6 +10,7 @@ the rest of the machine ("other"). Figures go to JSON and Markdown; nothing here
     .venv/bin/python bench/server_bench.py                  # sqlite + postgres, ~6.5 minutes
     QUICK=1 .venv/bin/python bench/server_bench.py          # smoke run, < 1 minute
     .venv/bin/python bench/server_bench.py --profile        # py-spy on sqlite wait C=16 only
+    .venv/bin/python bench/server_bench.py --profile --profile-backend postgres   # the same on Postgres
 
 Postgres comes from ``--postgres-url`` / ``RUNYARD_BENCH_POSTGRES_URL``, else a throwaway server
 is started from the local PostgreSQL binaries (tests/services.py), else those cells are skipped.
@@ -60,6 +61,9 @@ QUICK = os.environ.get("QUICK") == "1"
 INPUT = {"messages": [{"role": "user", "content": "hi"}]}
 EXPECTED = ["hi", "step 1", "step 2", "step 3"]
 RUN_TIMEOUT = 60.0  # seconds for one create + run: beyond it the iteration is a stall, counted as an error
+# The SDK's httpx pool holds 100 connections and gives up on a free one after 5 s: more clients
+# than that in one process would measure the client's pool, so bigger cells fork more processes.
+CLIENTS_PER_PROC = 64
 VERSIONS = ("langgraph", "langgraph-sdk", "langgraph-checkpoint-sqlite", "sqlalchemy", "aiosqlite", "uvicorn")
 
 
@@ -188,47 +192,78 @@ def run_cell(
     ):
         pg_pid = postmaster_pid(db_url) if db_url else None
         rss_start = tree_rss_mib(server.pid)
-        warm = closed_loop(server.url, cell, cell.clients, time.time(), time.time() + args.warmup)
+        procs = max(args.client_procs, math.ceil(cell.clients / CLIENTS_PER_PROC))
+        warm = load(server.url, cell, args.warmup, procs)
         rss_before = tree_rss_mib(server.pid)
         profiler = None
         if args.profile:
-            raw = RESULTS / "server_bench_profile.raw.txt"
+            raw = args.output.with_suffix(".raw.txt")
             gil = not args.profile_all_threads
             profiler = server_profile.start_record(
                 server.pid, args.duration, raw, native=args.native, gil=gil
             )
             time.sleep(0.5)  # py-spy attaches
         cpu0 = (tree_cpu(server.pid), main_thread_cpu(server.pid), tree_cpu(pg_pid), machine_busy())
-        timed = load(server.url, cell, args.duration, args.client_procs)
+        timed = load(server.url, cell, args.duration, procs)
         cpu1 = (tree_cpu(server.pid), main_thread_cpu(server.pid), tree_cpu(pg_pid), machine_busy())
         rss_after = tree_rss_mib(server.pid)
         if profiler is not None:
             _, err = profiler.communicate(timeout=60)
             if profiler.returncode:
                 print(f"py-spy failed: {err.decode(errors='replace')}", file=sys.stderr)
+    return summarise(
+        target.name,
+        backend,
+        cell,
+        timed,
+        warm,
+        cpu=[b - a for a, b in zip(cpu0, cpu1, strict=True)],
+        rss=(rss_start, rss_before, rss_after),
+        extra={
+            "quiet_wait_s": quiet[0],
+            "busy_cores_before": quiet[1],
+            "startup_s": round(server.startup_s, 2),
+        },
+        has_pg=pg_pid is not None,
+    )
+
+
+def summarise(
+    target: str,
+    backend: str,
+    cell: Cell,
+    timed: dict[str, Any],
+    warm: dict[str, Any],
+    *,
+    cpu: list[float],
+    rss: tuple[float, float, float],
+    extra: dict[str, Any],
+    has_pg: bool,
+) -> dict[str, Any]:
+    """One cell's figures from the timed window's client parts and the /proc CPU deltas
+    (server tree, server main thread, Postgres, whole machine)."""
     parts = timed["parts"]
+    rss_start, rss_before, rss_after = rss
     merged = {
         k: [v for p in parts for v in p[k]] for k in ("latency", "create", "ttfe", "first_values", "errors")
     }
     wall = max(p["ended"] for p in parts) - timed["start_at"]
     ok = len(merged["latency"])
-    server_cpu, loop_cpu, pg_cpu, busy = (b - a for a, b in zip(cpu0, cpu1, strict=True))
+    server_cpu, loop_cpu, pg_cpu, busy = cpu
     client_cpu = sum(p["cpu_s"] for p in parts)
 
     def per_run(seconds: float) -> float | None:
         return round(seconds / ok * 1000, 2) if ok else None
 
     result = {
-        "target": target.name,
+        "target": target,
         "backend": backend,
         "cell": cell.name,
         **asdict(cell),
         "client_procs": len(parts),
-        "quiet_wait_s": quiet[0],
-        "busy_cores_before": quiet[1],
-        "startup_s": round(server.startup_s, 2),
-        "warmup_runs": len(warm["latency"]),
-        "warmup_errors": len(warm["errors"]),
+        **extra,
+        "warmup_runs": sum(len(p["latency"]) for p in warm["parts"]),
+        "warmup_errors": sum(len(p["errors"]) for p in warm["parts"]),
         "duration_s": round(wall, 2),
         "runs": ok,
         "errors": len(merged["errors"]),
@@ -241,7 +276,7 @@ def run_cell(
         "server_cpu_ms_per_run": per_run(server_cpu),
         "server_cpu_cores": round(server_cpu / wall, 2),
         "server_main_thread_cpu_ms_per_run": per_run(loop_cpu),
-        "postgres_cpu_ms_per_run": per_run(pg_cpu) if pg_pid else None,
+        "postgres_cpu_ms_per_run": per_run(pg_cpu) if has_pg else None,
         "client_cpu_ms_per_run": per_run(client_cpu),
         "client_cpu_cores": round(client_cpu / wall, 2),
         "other_cpu_cores": round((busy - server_cpu - pg_cpu - client_cpu) / wall, 2),
@@ -270,8 +305,9 @@ def main() -> None:
     parser.add_argument("--max-concurrency", type=int, default=None, help="passed to runyard serve")
     parser.add_argument("--postgres-url", default=os.environ.get("RUNYARD_BENCH_POSTGRES_URL"))
     parser.add_argument(
-        "--profile", action="store_true", help="py-spy the sqlite 'bench_fast wait C=16' cell"
+        "--profile", action="store_true", help="py-spy the 'bench_fast wait C=16' cell of one backend"
     )
+    parser.add_argument("--profile-backend", default="sqlite", choices=("sqlite", "postgres"))
     parser.add_argument("--native", action="store_true", help="with --profile: native frames too")
     parser.add_argument(
         "--profile-all-threads", action="store_true", help="with --profile: every thread, not the GIL holder"
@@ -280,8 +316,9 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # run the cleanups: servers, Postgres
     if args.profile:
-        args.backends, args.cells = "sqlite", args.cells or "bench_fast wait C=16"
-        args.output = args.output.with_name("server_bench_profile.json")
+        args.backends, args.cells = args.profile_backend, args.cells or "bench_fast wait C=16"
+        suffix = "" if args.profile_backend == "sqlite" else f"_{args.profile_backend}"
+        args.output = args.output.with_name(f"server_bench_profile{suffix}.json")
     RESULTS.mkdir(parents=True, exist_ok=True)
     wanted = {c.strip() for c in args.cells.split(",") if c.strip()}
     cells = [c for c in CELLS if not wanted or c.name in wanted]
@@ -311,12 +348,12 @@ def main() -> None:
                     results["cells"].append(run_cell(target, backend, cell, db_url, args))
     results["total_s"] = round(time.perf_counter() - started, 1)
     if args.profile:
-        summary = server_profile.summarise(RESULTS / "server_bench_profile.raw.txt")
+        summary = server_profile.summarise(args.output.with_suffix(".raw.txt"))
         results["profile"] = summary
         how = ("all threads" if args.profile_all_threads else "GIL holder") + (
             ", native" if args.native else ""
         )
-        title = f"py-spy ({how}), runyard sqlite {cells[0].name}"
+        title = f"py-spy ({how}), runyard {args.profile_backend} {cells[0].name}"
         args.output.with_suffix(".md").write_text(
             write_markdown(results) + "\n" + server_profile.markdown(summary, title)
         )

@@ -50,6 +50,7 @@ class Runyard:
     max_concurrency: int | None = None
     name: str = "runyard"
     backends: tuple[str, ...] = ("sqlite", "postgres")
+    config: Path = ROOT / "examples" / "langgraph.json"
 
     def launch(self, port: int, workdir: Path, database_url: str | None) -> Launch:
         argv = [
@@ -58,7 +59,7 @@ class Runyard:
             "runyard.cli",
             "serve",
             "--config",
-            str(ROOT / "examples" / "langgraph.json"),
+            str(self.config),
         ]
         argv += ["--host", "127.0.0.1", "--port", str(port), "--data-dir", str(workdir / "data")]
         argv += ["--log-level", "warning"]
