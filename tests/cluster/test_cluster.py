@@ -207,3 +207,25 @@ def test_a_stream_cut_on_one_process_resumes_on_another_with_last_event_id(clust
     assert [next(iter(u)) for u in updates] == STEPS  # every step once: no loss, no repeat
     ids = [p.id for p in first + rest if p.id]
     assert len(ids) == len(set(ids)) and ids == sorted(ids, key=lambda i: tuple(map(int, i.split("-"))))
+
+
+def test_cancel_many_by_status_reaches_runs_on_every_process(cluster: Cluster) -> None:
+    clients = [_client(cluster, i) for i in range(3)]
+    runs = []
+    for i in range(6):
+        thread = clients[i % 3].threads.create()
+        run = clients[i % 3].runs.create(
+            thread["thread_id"], "steps", input={}, config={"configurable": {"delay": 2.0}}
+        )
+        runs.append((thread["thread_id"], run["run_id"]))
+    poll(
+        lambda: all(_status(clients[0], t, r) == "running" for t, r in runs),
+        timeout=30,
+        what="every run to be running somewhere",
+    )
+    clients[1].runs.cancel_many(status="running")
+    poll(
+        lambda: all(_status(clients[2], t, r) == "interrupted" for t, r in runs),
+        timeout=15,
+        what="every run to be cancelled",
+    )

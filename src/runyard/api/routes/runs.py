@@ -340,6 +340,15 @@ async def cancel_many(
             body.status, {RunStatus.pending, RunStatus.running}
         )
         targets = [r.run_id for r in services.manager.live_records() if r.status in wanted]
+        store = services.manager.store
+        if services.queue is not None and store is not None:
+            # Cluster mode: the runs other processes execute or will claim are in the store.
+            rows = await store.list_inflight()
+            targets += [
+                row["run_id"]
+                for row in rows
+                if RunStatus(row["status"] or "pending") in wanted and row["run_id"] not in targets
+            ]
     else:
         targets = []
         for run_id in body.run_ids or []:
