@@ -48,12 +48,19 @@ async def memory_bridge(
     return MemoryStreamBridge(max_events_per_run=retention, thread_retention=thread_retention)
 
 
-async def redis_bridge(request: pytest.FixtureRequest, retention: int, thread_retention: float) -> StreamBridge:
+async def redis_bridge(
+    request: pytest.FixtureRequest, retention: int, thread_retention: float
+) -> StreamBridge:
     from runyard.streams.redis import RedisStreamBridge
 
     url: str = request.getfixturevalue("redis_url")
     # A key prefix per bridge: tests share the session's server and reuse run ids ("run-a").
-    return RedisStreamBridge(url, max_events_per_run=retention, key_prefix=f"test:{uuid.uuid4().hex}")
+    return RedisStreamBridge(
+        url,
+        max_events_per_run=retention,
+        key_prefix=f"test:{uuid.uuid4().hex}",
+        thread_retention=thread_retention,
+    )
 
 
 IMPLEMENTATIONS = [
@@ -600,7 +607,7 @@ async def test_thread_subscriber_sees_every_bound_run_then_its_done_marker(
         await bridge.publish_end(run)
     await reader.until(lambda items: len(_unprobed(items)) == 6)
     got = _unprobed(reader.items)
-    assert [(e.event, e.data) for e in got] == [
+    assert [(e.event, value(e)) for e in got] == [
         ("values", {"n": 0}),
         ("values", {"n": 1}),
         (RUN_DONE_EVENT, {"status": "run_done", "run_id": first}),
@@ -659,7 +666,7 @@ async def test_thread_reconnect_within_retention_replays_what_it_missed(
         while await bridge.publish_thread(thread_id, "values", {"n": 0}) is None:
             await asyncio.sleep(0.01)
         item = await first
-        assert isinstance(item, StreamEvent) and item.data == {"n": 0}
+        assert isinstance(item, StreamEvent) and value(item) == {"n": 0}
         last_seen = item.id
     await publish_many(bridge, run_id, 3, first=1)  # nobody subscribed, the log is retained
     resumed = bridge.subscribe_thread(thread_id, last_event_id=last_seen, heartbeat_interval=None)
@@ -667,7 +674,7 @@ async def test_thread_reconnect_within_retention_replays_what_it_missed(
         got: list[int] = []
         async for item in resumed:
             if isinstance(item, StreamEvent):
-                got.append(item.data["n"])
+                got.append(value(item)["n"])
             if len(got) == 3:
                 break
     assert got == [1, 2, 3]

@@ -42,6 +42,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,15 +56,26 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import HEARTBEAT, StreamBridge, StreamEvent, StreamGap, StreamItem, parse_event_id
+from .base import (
+    HEARTBEAT,
+    RUN_DONE_EVENT,
+    StreamBridge,
+    StreamEvent,
+    StreamGap,
+    StreamItem,
+    parse_event_id,
+    run_done_data,
+)
 from .errors import StreamClosedError, StreamEndedError, StreamUnavailableError
-from .redis_scripts import CLEANUP, PUBLISH, PUBLISH_END
+from .redis_scripts import CLEANUP, FOLLOW, PUBLISH, PUBLISH_END, PUBLISH_THREAD
 from .sse import encode_data
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS_PER_RUN = 1024
 DEFAULT_KEY_PREFIX = "runyard:stream"
+DEFAULT_THREAD_RETENTION = 120.0
+THREAD_HINTS = 4096  # threads whose next id this process remembers (see _Hint); the oldest go first
 TOMBSTONE_TTL = 60.0  # seconds a cleaned-up log keeps its tombstone (and its id floor)
 READ_BATCH = 128  # entries per XREAD: replay in few round trips, without huge replies of big states
 _GRACE = 5.0  # seconds a Redis reply may take beyond its own block time before the link counts as lost
@@ -85,8 +97,9 @@ class _Hint:
 class RedisStreamBridge(StreamBridge):
     """The cross-process ``StreamBridge`` on Redis Streams (see the module docstring).
 
-    Built from a ``redis://`` URL; it owns two connection pools (writes, reads), and every
-    subscription waiting in ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
+    Built from a ``redis://`` URL of a standalone Redis (a thread's and a run's keys meet in one
+    script); it owns two connection pools (writes, reads), and every subscription waiting in
+    ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
     ``ping`` at start to fail fast on an unreachable Redis.
     """
 
@@ -99,6 +112,7 @@ class RedisStreamBridge(StreamBridge):
         max_events_per_run: int = DEFAULT_MAX_EVENTS_PER_RUN,
         key_prefix: str = DEFAULT_KEY_PREFIX,
         ttl: float = 3600.0,
+        thread_retention: float = DEFAULT_THREAD_RETENTION,
         idle_check: float = 2.0,
         reconnect_timeout: float = 10.0,
         operation_timeout: float = 5.0,
@@ -113,13 +127,20 @@ class RedisStreamBridge(StreamBridge):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, not {value}")
-        for name, value in (("reconnect_timeout", reconnect_timeout), ("retry_after", retry_after)):
+        for name, value in (
+            ("reconnect_timeout", reconnect_timeout),
+            ("retry_after", retry_after),
+            ("thread_retention", thread_retention),
+        ):
             if not value >= 0:
                 raise ValueError(f"{name} must not be negative, not {value}")
         self.url = url
         self._capacity = max_events_per_run
         self._prefix = key_prefix
         self._ttl_ms = _ms(ttl)
+        self._thread_retention_ms = _ms(thread_retention)
+        # A follower's lease outlives two missed renewals and a slow Redis reply.
+        self._lease_ms = _ms(2 * idle_check + operation_timeout)
         self._idle_check = idle_check
         self._reconnect_timeout = reconnect_timeout
         self._op_timeout = operation_timeout
@@ -144,8 +165,14 @@ class RedisStreamBridge(StreamBridge):
         )
         self._publish = self._client.register_script(PUBLISH)
         self._publish_end = self._client.register_script(PUBLISH_END)
+        self._publish_thread = self._client.register_script(PUBLISH_THREAD)
+        self._follow_script = self._client.register_script(FOLLOW)
         self._cleanup = self._client.register_script(CLEANUP)
         self._hints: dict[str, _Hint] = {}
+        self._thread_of: dict[str, str] = {}  # run id -> thread id, for runs this process executes
+        self._thread_hints: dict[str, _Hint] = {}  # threads this process appended to lately
+        self._follows: dict[str, str] = {}  # this process's thread subscriptions -> thread id
+        self._renewer: asyncio.Task[None] | None = None
         self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
         self.publish_failures = 0
@@ -156,6 +183,11 @@ class RedisStreamBridge(StreamBridge):
     def _keys(self, run_id: str) -> list[str]:
         base = f"{self._prefix}:{{{run_id}}}"
         return [f"{base}:log", f"{base}:meta"]
+
+    def _thread_keys(self, thread_id: str) -> list[str]:
+        """The thread's marker, log, meta and followers (see the module docstring)."""
+        base = f"{self._prefix}:thread:{{{thread_id}}}"
+        return [f"{base}:followed", f"{base}:log", f"{base}:meta", f"{base}:followers"]
 
     def _where(self) -> str:
         """The server's address for messages, without credentials."""
@@ -179,32 +211,89 @@ class RedisStreamBridge(StreamBridge):
         hint = self._hints.get(run_id)
         if hint is None:
             hint = self._hints[run_id] = _Hint()
+        keys = self._keys(run_id)
         args = [hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload]
+        thread_id = self._thread_of.get(run_id)
+        thread_hint = None
+        if thread_id is not None:
+            thread_hint = self._thread_hints.get(thread_id)
+            keys += self._thread_keys(thread_id)[:3]
+            args += [0, 0] if thread_hint is None else [thread_hint.ms, thread_hint.seq]
         try:
-            result = await self._write(self._publish, run_id, args, "an event")
+            result = await self._write(self._publish, keys, args, f"an event of run {run_id}")
         except StreamUnavailableError as exc:
             hint.seq += 1  # the lost event keeps its seq, so readers see a gap where it was
+            if thread_hint is not None:
+                thread_hint.seq += 1  # and so do thread readers, if the thread is still followed
             self._failed(run_id, hint, exc)
             raise
         if result is None:
             raise StreamEndedError(run_id)
-        event_id = str(result.decode())
+        event_id = str(result[0].decode())
         ms, seq = _split(event_id)
         hint.ms, hint.seq = ms, seq + 1
+        if thread_id is not None:
+            self._appended(thread_id, result[1])
         return event_id
 
     async def publish_end(self, run_id: str) -> None:
         if self._closed:
             return
         hint = self._hints.pop(run_id, None) or _Hint()
-        args = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        keys = self._keys(run_id)
+        args: list[Any] = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        thread_id = self._thread_of.pop(run_id, None)
+        if thread_id is not None:
+            thread_hint = self._thread_hints.get(thread_id) or _Hint()
+            keys += self._thread_keys(thread_id)[:3]
+            args += [thread_hint.ms, thread_hint.seq, self._capacity, RUN_DONE_EVENT]
+            args.append(orjson.dumps(run_done_data(run_id)))
         try:
-            await self._write(self._publish_end, run_id, args, "the end")
+            await self._write(self._publish_end, keys, args, f"the end of run {run_id}")
         except StreamUnavailableError as exc:
             self._failed(run_id, hint, exc)
             raise
+        if thread_id is not None:
+            # The id of the run-done event is not returned: the next append reads the thread's meta.
+            self._thread_hints.pop(thread_id, None)
 
-    async def _write(self, script: AsyncScript, run_id: str, args: list[Any], what: str) -> Any:
+    async def bind_thread(self, run_id: str, thread_id: str) -> None:
+        # Process-local: the process that executes a run publishes all of its events and its end.
+        if not self._closed:
+            self._thread_of[run_id] = thread_id
+
+    async def publish_thread(self, thread_id: str, event: str, data: Any) -> str | None:
+        if self._closed:
+            return None
+        payload = encode_data(data)
+        hint = self._thread_hints.get(thread_id)
+        args: list[Any] = [0, 0] if hint is None else [hint.ms, hint.seq]
+        args += [self._capacity, event, payload]
+        keys = self._thread_keys(thread_id)[:3]
+        try:
+            result = await self._write(self._publish_thread, keys, args, f"an event of thread {thread_id}")
+        except StreamUnavailableError:
+            self.publish_failures += 1
+            if hint is not None:
+                hint.seq += 1
+            raise
+        return self._appended(thread_id, result)
+
+    def _appended(self, thread_id: str, result: bytes | None) -> str | None:
+        """Remember where a thread log is (for gaps after failed appends); its id, or None."""
+        if result is None:
+            self._thread_hints.pop(thread_id, None)  # nobody follows the thread
+            return None
+        event_id = result.decode()
+        ms, seq = _split(event_id)
+        hints = self._thread_hints
+        hints.pop(thread_id, None)  # re-inserted last: the oldest entries are the first evicted
+        hints[thread_id] = _Hint(ms, seq + 1)
+        if len(hints) > THREAD_HINTS:
+            del hints[next(iter(hints))]
+        return event_id
+
+    async def _write(self, script: AsyncScript, keys: list[str], args: list[Any], what: str) -> Any:
         """Run a write script, or fail fast for ``retry_after`` seconds after a failed one.
 
         A Redis that hangs (not down: paused, partitioned) costs each write ``operation_timeout``;
@@ -213,17 +302,13 @@ class RedisStreamBridge(StreamBridge):
         """
         loop = asyncio.get_running_loop()
         if loop.time() < self._down_until:
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} failed a moment ago; {what} of run {run_id} is dropped"
-            )
+            raise StreamUnavailableError(f"Redis at {self._where()} failed a moment ago; {what} is dropped")
         try:
             async with asyncio.timeout(self._op_timeout):
-                return await script(keys=self._keys(run_id), args=args)
+                return await script(keys=keys, args=args)
         except _UNREACHABLE as exc:
             self._down_until = loop.time() + self._retry_after
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take {what} of run {run_id}: {exc!r}"
-            ) from exc
+            raise StreamUnavailableError(f"Redis at {self._where()} did not take {what}: {exc!r}") from exc
 
     def _failed(self, run_id: str, hint: _Hint, exc: BaseException) -> None:
         self.publish_failures += 1
@@ -238,27 +323,73 @@ class RedisStreamBridge(StreamBridge):
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def subscribe(
+    def subscribe(
         self,
         run_id: str,
         *,
         last_event_id: str | None = None,
         heartbeat_interval: float | None = 15.0,
     ) -> AsyncGenerator[StreamItem, None]:
+        return self._read(f"run {run_id}", run_id, self._keys(run_id), last_event_id, heartbeat_interval)
+
+    def subscribe_thread(
+        self,
+        thread_id: str,
+        *,
+        last_event_id: str | None = None,
+        heartbeat_interval: float | None = 15.0,
+    ) -> AsyncGenerator[StreamItem, None]:
+        keys = self._thread_keys(thread_id)
+        return self._read(
+            f"thread {thread_id}", thread_id, keys[1:3], last_event_id, heartbeat_interval, follow=keys
+        )
+
+    async def _read(
+        self,
+        what: str,
+        name: str,
+        keys: list[str],
+        last_event_id: str | None,
+        heartbeat_interval: float | None,
+        follow: list[str] | None = None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        """A subscription to one log; ``follow`` (a thread's keys) holds the thread while it reads."""
         if heartbeat_interval is not None and not heartbeat_interval > 0:
             raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
         if self._closed:
-            raise StreamClosedError()
-        reader = _Reader(self, run_id, last_event_id)
+            raise StreamClosedError(name)
+        member = uuid.uuid4().hex if follow is not None else None
+        try:
+            async for item in self._read_log(
+                what, _Reader(self, name, keys, last_event_id), heartbeat_interval, follow, member
+            ):
+                yield item
+        finally:
+            if follow is not None and member is not None:
+                await self._unfollow(follow, member)
+
+    async def _read_log(
+        self,
+        what: str,
+        reader: _Reader,
+        heartbeat_interval: float | None,
+        follow: list[str] | None,
+        member: str | None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        name = reader.name
         loop = asyncio.get_running_loop()
         idle_since = last_check = loop.time()
         down_since: float | None = None
+        following = False
         while True:
             if self._closed:
-                raise StreamClosedError(run_id)
+                raise StreamClosedError(name)
             now = loop.time()
             heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
             try:
+                if follow is not None and member is not None and not following:
+                    await self._follow(follow, member)  # again after an outage: Redis may be new
+                    following = True
                 if not reader.resolved:
                     gap = await reader.resolve()
                     batch: list[StreamItem] = [] if gap is None else [gap]
@@ -270,22 +401,25 @@ class RedisStreamBridge(StreamBridge):
                     if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
                         last_check = loop.time()
                         if reader.seen and not await self._log_exists(reader.keys[0]):
-                            raise StreamClosedError(run_id)  # expired, or Redis restarted without it
+                            raise StreamClosedError(name)  # expired, or Redis restarted without it
                 down_since = None
             except _UNREACHABLE as exc:
                 if self._closed:
-                    raise StreamClosedError(run_id) from None
+                    raise StreamClosedError(name) from None
                 now = loop.time()
                 if down_since is None:
                     down_since = now
                 if now - down_since >= self._reconnect_timeout:
                     raise StreamUnavailableError(
-                        f"Redis at {self._where()} is unreachable; the events of run {run_id} cannot be read: {exc}"
+                        f"Redis at {self._where()} is unreachable; the events of {what} cannot be read: {exc}"
                     ) from exc
                 # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
                 # is missing then, end rather than wait: its end marker may have been lost with it,
                 # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
-                reader.resolved, reader.seen, reader.after_outage = False, True, True
+                # A thread log has no end marker to lose: its reader waits on, unless it had read it.
+                reader.resolved, reader.after_outage = False, True
+                reader.seen = reader.seen or follow is None
+                following = False
                 if heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
@@ -305,6 +439,69 @@ class RedisStreamBridge(StreamBridge):
     async def _log_exists(self, log_key: str) -> bool:
         async with asyncio.timeout(self._op_timeout):
             return bool(await self._read_client.exists(log_key))
+
+    # -- following threads ----------------------------------------------------------------------
+
+    async def _follow(self, keys: list[str], member: str) -> None:
+        """Hold the thread (its marker, log and meta) for this subscription, renewed in the background."""
+        marker, log, meta, followers = keys
+        async with asyncio.timeout(self._op_timeout):
+            await self._follow_script(
+                keys=[followers, marker, log, meta],
+                args=[member, self._lease_ms, self._thread_retention_ms],
+                client=self._read_client,
+            )
+        self._follows[member] = marker
+        if self._renewer is None and not self._closed:
+            self._renewer = asyncio.create_task(self._renew_follows())
+
+    async def _unfollow(self, keys: list[str], member: str) -> None:
+        """Release the subscription's hold: the thread log stays ``thread_retention`` more seconds.
+
+        Best effort: when Redis cannot be told (it is down, the bridge closed), the lease ends the
+        hold by itself, ``thread_retention`` plus at most the lease later.
+        """
+        held = self._follows.pop(member, None)
+        if held is None or self._closed:
+            return
+        marker, log, meta, followers = keys
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                await self._follow_script(
+                    keys=[followers, marker, log, meta],
+                    args=[member, 0, self._thread_retention_ms],
+                )
+        except _UNREACHABLE as exc:
+            logger.debug("could not release a thread subscription on Redis at %s: %s", self._where(), exc)
+
+    async def _renew_follows(self) -> None:
+        """Renew the lease of every thread subscription of this process, one pipeline a round."""
+        try:
+            while self._follows and not self._closed:
+                await asyncio.sleep(self._idle_check)
+                follows = list(self._follows.items())
+                if not follows:
+                    break
+                try:
+                    async with (
+                        asyncio.timeout(self._op_timeout),
+                        self._client.pipeline(transaction=False) as pipe,
+                    ):
+                        for member, marker in follows:
+                            base = marker.removesuffix(":followed")
+                            await self._follow_script(
+                                keys=[f"{base}:followers", marker, f"{base}:log", f"{base}:meta"],
+                                args=[member, self._lease_ms, self._thread_retention_ms],
+                                client=pipe,
+                            )
+                        await pipe.execute()
+                except _UNREACHABLE as exc:
+                    # Each reader sees the outage too and follows again once Redis answers.
+                    logger.debug(
+                        "could not renew thread subscriptions on Redis at %s: %s", self._where(), exc
+                    )
+        finally:
+            self._renewer = None
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -335,6 +532,7 @@ class RedisStreamBridge(StreamBridge):
         if self._closed:
             return
         self._hints.pop(run_id, None)
+        self._thread_of.pop(run_id, None)
         keys = self._keys(run_id)
         try:
             async with asyncio.timeout(self._op_timeout):
@@ -355,6 +553,11 @@ class RedisStreamBridge(StreamBridge):
             return
         self._closed = True
         self._hints.clear()
+        self._thread_of.clear()
+        self._thread_hints.clear()
+        self._follows.clear()  # their leases end the holds: close must not wait for Redis
+        if self._renewer is not None:
+            self._renewer.cancel()
         # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
         # sees the bridge closed and raises StreamClosedError.
         await self._read_client.aclose(close_connection_pool=True)
@@ -362,12 +565,14 @@ class RedisStreamBridge(StreamBridge):
 
 
 class _Reader:
-    """One subscription's place in a run's log: the cursor, the seq it expects next, and reads."""
+    """One subscription's place in a log (a run's or a thread's): the cursor, the seq it expects next, and reads."""
 
-    def __init__(self, bridge: RedisStreamBridge, run_id: str, last_event_id: str | None) -> None:
+    def __init__(
+        self, bridge: RedisStreamBridge, name: str, keys: list[str], last_event_id: str | None
+    ) -> None:
         self.bridge = bridge
-        self.run_id = run_id
-        self.keys = bridge._keys(run_id)
+        self.name = name  # the run's or thread's id, for errors
+        self.keys = keys  # the log and its meta
         self.client = bridge._read_client
         self.requested = last_event_id  # what the next resolve places: the client's, then ours
         self.position = "0-0"  # XREAD returns entries after this id
@@ -396,12 +601,12 @@ class _Reader:
         if state == b"gone" or (head_entries and b"gone" in head_entries[0][1]):
             # A cleaned-up log is no log: wait for the next one, which starts above the tombstone.
             if self.seen:
-                raise StreamClosedError(self.run_id)
+                raise StreamClosedError(self.name)
             self.position, self.expect = (tail[0][0].decode() if tail else "0-0"), 0
             return None
         if not head_entries:
             if self.seen:
-                raise StreamClosedError(self.run_id)  # the log we were reading is gone
+                raise StreamClosedError(self.name)  # the log we were reading is gone
             self.position, self.expect = "0-0", 0
             return None
         self.seen = True
@@ -454,11 +659,11 @@ class _Reader:
                 if b"end" in fields:
                     done = True
                     break
-                raise StreamClosedError(self.run_id)  # the tombstone: the log was cleaned up
+                raise StreamClosedError(self.name)  # the tombstone: the log was cleaned up
             seq = _split(entry_id)[1]
             if expect is not None and seq != expect:
                 if seq < expect:
-                    raise StreamClosedError(self.run_id)  # a new log replaced the one we read
+                    raise StreamClosedError(self.name)  # a new log replaced the one we read
                 out.append(StreamGap(cursor, entry_id, await self._latest() or entry_id))
             expect, cursor = seq + 1, entry_id
             out.append(StreamEvent(entry_id, name.decode(), orjson.Fragment(fields[b"d"])))
