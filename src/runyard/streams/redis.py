@@ -149,9 +149,14 @@ class RedisStreamBridge(StreamBridge):
         # is dead, and the first command on each must not count as an outage. A publish that
         # Redis ran just before its link dropped may so be appended twice: a visible duplicate,
         # never a silent loss. Longer outages are handled above the client (see the docstring).
+        # No socket_timeout (redis-py 8 defaults it to 5 s): every call here has its own deadline
+        # (asyncio.timeout), and with one redis-py sends each command under asyncio.wait_for,
+        # which on Python 3.11 loses a cancellation that lands as the send completes: a
+        # subscription cancelled then (an SSE client leaving) would go on reading forever.
         self._client = aioredis.Redis.from_url(
             url,
             retry=Retry(NoBackoff(), 1),
+            socket_timeout=None,
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
@@ -160,6 +165,7 @@ class RedisStreamBridge(StreamBridge):
         self._read_client = aioredis.Redis.from_url(
             url,
             retry=Retry(NoBackoff(), 0),
+            socket_timeout=None,
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
@@ -171,7 +177,7 @@ class RedisStreamBridge(StreamBridge):
         self._hints: dict[str, _Hint] = {}
         self._thread_of: dict[str, str] = {}  # run id -> thread id, for runs this process executes
         self._thread_hints: dict[str, _Hint] = {}  # threads this process appended to lately
-        self._follows: dict[str, str] = {}  # this process's thread subscriptions -> thread id
+        self._follows: dict[str, list[str]] = {}  # this process's thread subscriptions -> FOLLOW keys
         self._renewer: asyncio.Task[None] | None = None
         self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
@@ -185,9 +191,13 @@ class RedisStreamBridge(StreamBridge):
         return [f"{base}:log", f"{base}:meta"]
 
     def _thread_keys(self, thread_id: str) -> list[str]:
-        """The thread's marker, log, meta and followers (see the module docstring)."""
+        """The thread's marker, log and meta: the keys of its appends (see the module docstring)."""
         base = f"{self._prefix}:thread:{{{thread_id}}}"
-        return [f"{base}:followed", f"{base}:log", f"{base}:meta", f"{base}:followers"]
+        return [f"{base}:followed", f"{base}:log", f"{base}:meta"]
+
+    def _follow_keys(self, thread_id: str) -> list[str]:
+        """The keys of the ``FOLLOW`` script: the thread's followers, then its append keys."""
+        return [f"{self._prefix}:thread:{{{thread_id}}}:followers", *self._thread_keys(thread_id)]
 
     def _where(self) -> str:
         """The server's address for messages, without credentials."""
@@ -217,7 +227,7 @@ class RedisStreamBridge(StreamBridge):
         thread_hint = None
         if thread_id is not None:
             thread_hint = self._thread_hints.get(thread_id)
-            keys += self._thread_keys(thread_id)[:3]
+            keys += self._thread_keys(thread_id)
             args += [0, 0] if thread_hint is None else [thread_hint.ms, thread_hint.seq]
         try:
             result = await self._write(self._publish, keys, args, f"an event of run {run_id}")
@@ -245,7 +255,7 @@ class RedisStreamBridge(StreamBridge):
         thread_id = self._thread_of.pop(run_id, None)
         if thread_id is not None:
             thread_hint = self._thread_hints.get(thread_id) or _Hint()
-            keys += self._thread_keys(thread_id)[:3]
+            keys += self._thread_keys(thread_id)
             args += [thread_hint.ms, thread_hint.seq, self._capacity, RUN_DONE_EVENT]
             args.append(orjson.dumps(run_done_data(run_id)))
         try:
@@ -269,7 +279,7 @@ class RedisStreamBridge(StreamBridge):
         hint = self._thread_hints.get(thread_id)
         args: list[Any] = [0, 0] if hint is None else [hint.ms, hint.seq]
         args += [self._capacity, event, payload]
-        keys = self._thread_keys(thread_id)[:3]
+        keys = self._thread_keys(thread_id)
         try:
             result = await self._write(self._publish_thread, keys, args, f"an event of thread {thread_id}")
         except StreamUnavailableError:
@@ -339,9 +349,9 @@ class RedisStreamBridge(StreamBridge):
         last_event_id: str | None = None,
         heartbeat_interval: float | None = 15.0,
     ) -> AsyncGenerator[StreamItem, None]:
-        keys = self._thread_keys(thread_id)
+        keys = self._follow_keys(thread_id)
         return self._read(
-            f"thread {thread_id}", thread_id, keys[1:3], last_event_id, heartbeat_interval, follow=keys
+            f"thread {thread_id}", thread_id, keys[2:], last_event_id, heartbeat_interval, follow=keys
         )
 
     async def _read(
@@ -358,83 +368,70 @@ class RedisStreamBridge(StreamBridge):
             raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
         if self._closed:
             raise StreamClosedError(name)
-        member = uuid.uuid4().hex if follow is not None else None
-        try:
-            async for item in self._read_log(
-                what, _Reader(self, name, keys, last_event_id), heartbeat_interval, follow, member
-            ):
-                yield item
-        finally:
-            if follow is not None and member is not None:
-                await self._unfollow(follow, member)
-
-    async def _read_log(
-        self,
-        what: str,
-        reader: _Reader,
-        heartbeat_interval: float | None,
-        follow: list[str] | None,
-        member: str | None,
-    ) -> AsyncGenerator[StreamItem, None]:
-        name = reader.name
+        member = uuid.uuid4().hex
+        reader = _Reader(self, name, keys, last_event_id)
         loop = asyncio.get_running_loop()
         idle_since = last_check = loop.time()
         down_since: float | None = None
         following = False
-        while True:
-            if self._closed:
-                raise StreamClosedError(name)
-            now = loop.time()
-            heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
-            try:
-                if follow is not None and member is not None and not following:
-                    await self._follow(follow, member)  # again after an outage: Redis may be new
-                    following = True
-                if not reader.resolved:
-                    gap = await reader.resolve()
-                    batch: list[StreamItem] = [] if gap is None else [gap]
-                else:
-                    until = last_check + self._idle_check
-                    if heartbeat_due is not None:
-                        until = min(until, heartbeat_due)
-                    batch = await reader.items(await reader.read(block=max(until - now, 0.001)))
-                    if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
-                        last_check = loop.time()
-                        if reader.seen and not await self._log_exists(reader.keys[0]):
-                            raise StreamClosedError(name)  # expired, or Redis restarted without it
-                down_since = None
-            except _UNREACHABLE as exc:
+        try:
+            while True:
                 if self._closed:
-                    raise StreamClosedError(name) from None
+                    raise StreamClosedError(name)
                 now = loop.time()
-                if down_since is None:
-                    down_since = now
-                if now - down_since >= self._reconnect_timeout:
-                    raise StreamUnavailableError(
-                        f"Redis at {self._where()} is unreachable; the events of {what} cannot be read: {exc}"
-                    ) from exc
-                # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
-                # is missing then, end rather than wait: its end marker may have been lost with it,
-                # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
-                # A thread log has no end marker to lose: its reader waits on, unless it had read it.
-                reader.resolved, reader.after_outage = False, True
-                reader.seen = reader.seen or follow is None
-                following = False
-                if heartbeat_due is not None and now >= heartbeat_due:
+                heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
+                try:
+                    if follow is not None and not following:
+                        await self._follow(follow, member)  # again after an outage: Redis may be new
+                        following = True
+                    if not reader.resolved:
+                        gap = await reader.resolve()
+                        batch: list[StreamItem] = [] if gap is None else [gap]
+                    else:
+                        until = last_check + self._idle_check
+                        if heartbeat_due is not None:
+                            until = min(until, heartbeat_due)
+                        batch = await reader.items(await reader.read(block=max(until - now, 0.001)))
+                        if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
+                            last_check = loop.time()
+                            if reader.seen and not await self._log_exists(reader.keys[0]):
+                                raise StreamClosedError(name)  # expired, or Redis restarted without it
+                    down_since = None
+                except _UNREACHABLE as exc:
+                    if self._closed:
+                        raise StreamClosedError(name) from None
+                    now = loop.time()
+                    if down_since is None:
+                        down_since = now
+                    if now - down_since >= self._reconnect_timeout:
+                        raise StreamUnavailableError(
+                            f"Redis at {self._where()} is unreachable; the events of {what} cannot be read: {exc}"
+                        ) from exc
+                    # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
+                    # is missing then, end rather than wait: its end marker may have been lost with it,
+                    # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
+                    # A thread log has no end marker to lose: its reader waits on, unless it had read it.
+                    reader.resolved, reader.after_outage = False, True
+                    reader.seen = reader.seen or follow is None
+                    following = False
+                    if heartbeat_due is not None and now >= heartbeat_due:
+                        idle_since = now
+                        yield HEARTBEAT
+                    await asyncio.sleep(min(0.05 * 2 ** (now - down_since), 0.5))  # back off, bounded
+                    continue
+                for item in batch:
+                    yield item
+                if reader.done:
+                    return
+                now = loop.time()
+                if batch:
+                    idle_since = last_check = now
+                elif heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
-                await asyncio.sleep(min(0.05 * 2 ** (now - down_since), 0.5))  # back off, bounded
-                continue
-            for item in batch:
-                yield item
-            if reader.done:
-                return
-            now = loop.time()
-            if batch:
-                idle_since = last_check = now
-            elif heartbeat_due is not None and now >= heartbeat_due:
-                idle_since = now
-                yield HEARTBEAT
+        finally:
+            if follow is not None:
+                await self._unfollow(follow, member)
 
     async def _log_exists(self, log_key: str) -> bool:
         async with asyncio.timeout(self._op_timeout):
@@ -444,14 +441,11 @@ class RedisStreamBridge(StreamBridge):
 
     async def _follow(self, keys: list[str], member: str) -> None:
         """Hold the thread (its marker, log and meta) for this subscription, renewed in the background."""
-        marker, log, meta, followers = keys
         async with asyncio.timeout(self._op_timeout):
             await self._follow_script(
-                keys=[followers, marker, log, meta],
-                args=[member, self._lease_ms, self._thread_retention_ms],
-                client=self._read_client,
+                keys=keys, args=[member, self._lease_ms, self._thread_retention_ms], client=self._read_client
             )
-        self._follows[member] = marker
+        self._follows[member] = keys
         if self._renewer is None and not self._closed:
             self._renewer = asyncio.create_task(self._renew_follows())
 
@@ -464,13 +458,9 @@ class RedisStreamBridge(StreamBridge):
         held = self._follows.pop(member, None)
         if held is None or self._closed:
             return
-        marker, log, meta, followers = keys
         try:
             async with asyncio.timeout(self._op_timeout):
-                await self._follow_script(
-                    keys=[followers, marker, log, meta],
-                    args=[member, 0, self._thread_retention_ms],
-                )
+                await self._follow_script(keys=keys, args=[member, 0, self._thread_retention_ms])
         except _UNREACHABLE as exc:
             logger.debug("could not release a thread subscription on Redis at %s: %s", self._where(), exc)
 
@@ -487,13 +477,9 @@ class RedisStreamBridge(StreamBridge):
                         asyncio.timeout(self._op_timeout),
                         self._client.pipeline(transaction=False) as pipe,
                     ):
-                        for member, marker in follows:
-                            base = marker.removesuffix(":followed")
-                            await self._follow_script(
-                                keys=[f"{base}:followers", marker, f"{base}:log", f"{base}:meta"],
-                                args=[member, self._lease_ms, self._thread_retention_ms],
-                                client=pipe,
-                            )
+                        for member, keys in follows:
+                            args: list[Any] = [member, self._lease_ms, self._thread_retention_ms]
+                            await self._follow_script(keys=keys, args=args, client=pipe)
                         await pipe.execute()
                 except _UNREACHABLE as exc:
                     # Each reader sees the outage too and follows again once Redis answers.
@@ -502,6 +488,27 @@ class RedisStreamBridge(StreamBridge):
                     )
         finally:
             self._renewer = None
+
+    async def _release_follows(self) -> None:
+        """At close, release every thread this process follows, in one round trip if Redis answers.
+
+        Best effort and short: the leases end the holds anyway, and shutdown must not wait on Redis.
+        """
+        follows, self._follows = self._follows, {}
+        if not follows or asyncio.get_running_loop().time() < self._down_until:
+            return
+        try:
+            async with (
+                asyncio.timeout(min(self._op_timeout, 1.0)),
+                self._client.pipeline(transaction=False) as pipe,
+            ):
+                for member, keys in follows.items():
+                    await self._follow_script(
+                        keys=keys, args=[member, 0, self._thread_retention_ms], client=pipe
+                    )
+                await pipe.execute()
+        except _UNREACHABLE as exc:
+            logger.debug("could not release thread subscriptions on Redis at %s: %s", self._where(), exc)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -555,9 +562,9 @@ class RedisStreamBridge(StreamBridge):
         self._hints.clear()
         self._thread_of.clear()
         self._thread_hints.clear()
-        self._follows.clear()  # their leases end the holds: close must not wait for Redis
         if self._renewer is not None:
             self._renewer.cancel()
+        await self._release_follows()
         # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
         # sees the bridge closed and raises StreamClosedError.
         await self._read_client.aclose(close_connection_pool=True)
