@@ -1,4 +1,4 @@
-"""``RedisStreamBridge``: run logs in Redis Streams, shared by every runyard process of a cluster.
+"""``RedisStreamBridge``: run and thread logs in Redis Streams, shared by every runyard process of a cluster.
 
 Keys (``{prefix}`` is ``key_prefix``; the ``{run_id}`` hash tag keeps both keys of a run on one
 Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
@@ -7,6 +7,29 @@ Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
   and ``d``, its JSON), the end marker (field ``end``) or the cleanup tombstone (field ``gone``).
 - ``{prefix}:{<run_id>}:meta``, a hash: ``ms`` and ``seq`` of the next id, ``state`` (absent
   while the log is open, ``ended``, ``gone``).
+
+Thread logs (contract invariant 11, for the thread stream). A thread's keys,
+``{prefix}:thread:{<thread_id>}:...``:
+
+- ``:log`` and ``:meta``, a Redis Stream and hash like a run's (same ids, retention and gap
+  rules; never an end marker or tombstone), holding the events of the thread's bound runs, each
+  run's ``RUN_DONE_EVENT`` and ``publish_thread`` events;
+- ``:followed``, the marker: the thread log is kept only while it exists;
+- ``:followers``, a sorted set of the subscriptions following the thread, in any process, each
+  scored with the end of its lease.
+
+A ``subscribe_thread`` adds its lease (``2 * idle_check + operation_timeout``) and sets the
+marker's, the log's and the meta's TTL to the last lease's end plus ``thread_retention``; one task
+per bridge renews the leases of all of its subscriptions every ``idle_check`` seconds (so a slow
+SSE client does not lose its hold), and a subscription that closes removes its lease, leaving the
+thread ``thread_retention`` seconds for a reconnect. A follower whose process died stops holding
+the thread when its lease runs out. ``bind_thread`` is local to the process that executes the run
+(the executor publishes all of a run's events and its end there); the run's publish script then
+also takes the thread's marker, log and meta and appends the event to the thread log when the
+marker exists, in the same round trip: while nobody follows a thread, a bound run's publish
+costs one ``PTTL`` more. ``publish_end`` appends ``RUN_DONE_EVENT`` the same way. A thread's
+keys are not on its runs' Redis Cluster slot, so this bridge needs a standalone Redis (or a
+primary with replicas), not Redis Cluster.
 
 Ids. Each entry's Redis stream id *is* its event id, ``"<ms>-<seq>"``, chosen by the publish
 script rather than by ``XADD *``: ``seq`` is the event's absolute position in the run's log (0,
@@ -35,7 +58,11 @@ for ``reconnect_timeout`` seconds (yielding heartbeats meanwhile) and resumes fr
 with a gap if events were lost; after that it raises ``StreamUnavailableError``, a
 ``StreamClosedError``, so the API answers from the run store. A reader whose log vanished (a
 Redis restart without persistence, a TTL) raises ``StreamClosedError`` within ``idle_check``
-seconds: never a hang.
+seconds: never a hang. Thread logs fail the same way: ``publish_thread`` and a bound run's
+publishes raise ``StreamUnavailableError`` (a failed append skips a seq of the thread log too, as
+far as this process knows where it is, so its followers see a gap), a thread follower retries
+(following the thread again once Redis answers) and then raises ``StreamUnavailableError``; one
+that waits on a thread log it never read from goes on waiting when Redis comes back empty.
 """
 
 from __future__ import annotations
