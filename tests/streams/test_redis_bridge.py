@@ -206,6 +206,143 @@ async def test_logs_expire_by_themselves_and_cleanup_leaves_a_short_lived_tombst
         await client.aclose()
 
 
+# -- thread logs across processes ---------------------------------------------------------------
+
+
+async def _until_followed(bridge: RedisStreamBridge, thread_id: str) -> str:
+    """Wait until ``thread_id`` is followed (by any process); the id of the ``probe`` that showed it."""
+    async with asyncio.timeout(DEADLINE):
+        while (probe := await bridge.publish_thread(thread_id, "probe", {})) is None:
+            await asyncio.sleep(0.01)
+    return probe
+
+
+async def _thread_events(
+    subscription: AsyncGenerator[StreamItem, None], until: str
+) -> list[tuple[str, str, Any]]:
+    """``(id, event, value)`` of each non-probe event, up to and including one named ``until``."""
+    got: list[tuple[str, str, Any]] = []
+    async with asyncio.timeout(DEADLINE):
+        async for item in subscription:
+            if isinstance(item, StreamEvent) and item.event != "probe":
+                got.append((item.id, item.event, orjson.loads(orjson.dumps(item.data))))
+                if item.event == until:
+                    return got
+    raise AssertionError(f"the thread subscription ended; it yielded {got!r}")
+
+
+async def test_a_thread_follower_sees_a_bound_run_from_one_process_and_thread_events_from_another(
+    make: Any,
+) -> None:
+    """Follower, executor and a third process each on their own connections, as in a cluster.
+
+    The executor's run is bound to the thread: its events and its run-done marker reach the
+    follower, between them the third bridge's ``state_update``; then a client that reconnects
+    to yet another bridge with ``Last-Event-ID`` gets what came after it, from the thread log.
+    """
+    follower, executor, other, resumer = make(), make(), make(), make()
+    subscription = follower.subscribe_thread("thread", heartbeat_interval=None)
+    async with aclosing(subscription):
+        waiting = asyncio.ensure_future(anext(subscription))  # the follower holds the thread
+        await _until_followed(other, "thread")
+        await waiting
+        await executor.bind_thread("run", "thread")
+        run_ids = await publish_many(executor, "run", 2)
+        state_id = await other.publish_thread("thread", "state_update", {"n": 10})
+        run_ids += await publish_many(executor, "run", 1, first=2)
+        await executor.publish_end("run")
+        got = await _thread_events(subscription, "metadata")
+    assert [(event, data) for _, event, data in got] == [
+        ("values", {"n": 0}),
+        ("values", {"n": 1}),
+        ("state_update", {"n": 10}),
+        ("values", {"n": 2}),
+        ("metadata", {"status": "run_done", "run_id": "run"}),
+    ]
+    thread_ids = [event_id for event_id, _, _ in got]
+    assert state_id == thread_ids[2]
+    keys = [parse_event_id(event_id) for event_id in thread_ids]
+    assert keys == sorted(keys)  # type: ignore[type-var]
+    # The thread log issues its own ids: seq is the position in it, after the probe (0).
+    assert [key[1] for key in keys if key is not None] == [1, 2, 3, 4, 5]
+    assert [parse_event_id(event_id)[1] for event_id in run_ids] == [0, 1, 2]  # type: ignore[index]
+    assert numbers(await drain(executor.subscribe("run"))) == [0, 1, 2]  # the run's log is whole
+
+    # The follower left; within thread_retention a client resumes on another bridge.
+    resumed = resumer.subscribe_thread("thread", last_event_id=thread_ids[1], heartbeat_interval=None)
+    async with aclosing(resumed):
+        again = await _thread_events(resumed, "metadata")
+    assert again == got[2:]
+
+
+async def test_a_thread_costs_nothing_until_followed_and_is_released_into_its_retention(
+    make: Any, redis_url: str, prefix: str
+) -> None:
+    """No thread keys while nobody follows; a follower's hold ends thread_retention after it closes."""
+    follower = make(thread_retention=3.0, idle_check=0.1, operation_timeout=2.0)
+    executor = make()
+    client = aioredis.Redis.from_url(redis_url)
+    try:
+        await executor.bind_thread("run", "thread")
+        await publish_many(executor, "run", 3)
+        assert await executor.publish_thread("thread", "state_update", {}) is None
+        assert await client.keys(f"{prefix}:thread:*") == []
+        marker = follower._thread_keys("thread")[0]
+        subscription = follower.subscribe_thread("thread", heartbeat_interval=None)
+        async with aclosing(subscription):
+            waiting = asyncio.ensure_future(anext(subscription))
+            await _until_followed(executor, "thread")
+            await waiting
+            # A lease (2 idle_check + operation_timeout) plus the retention, renewed while it reads.
+            await asyncio.sleep(1.5)
+            assert 3000 < await client.pttl(marker) <= 5200
+            assert await executor.publish_thread("thread", "values", {"n": 1}) is not None
+        assert 0 < await client.pttl(marker) <= 3000
+        await publish_many(executor, "run", 1, first=3)  # still kept for a reconnect
+        log = follower._thread_keys("thread")[1]
+        entries = [fields for _, fields in await client.xrange(log) if fields[b"e"] != b"probe"]
+        assert [orjson.loads(fields[b"d"])["n"] for fields in entries] == [1, 3]
+    finally:
+        await client.aclose()
+
+
+async def test_a_thread_follower_that_dies_stops_holding_the_thread_after_its_lease(
+    redis_url: str, make: Any, prefix: str
+) -> None:
+    """A follower in another OS process holds the thread while it lives, killed it holds it no more."""
+    script = (
+        "import asyncio, sys\n"
+        "from runyard.streams.redis import RedisStreamBridge\n"
+        "async def main():\n"
+        "    bridge = RedisStreamBridge(sys.argv[1], key_prefix=sys.argv[2], thread_retention=0.2,\n"
+        "                               idle_check=0.1, operation_timeout=0.5)\n"
+        "    async for item in bridge.subscribe_thread('thread', heartbeat_interval=None):\n"
+        "        print(item.event, flush=True)\n"
+        "asyncio.run(main())\n"
+    )
+    here = make()
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-c", script, redis_url, prefix, env=os.environ.copy(), stdout=asyncio.subprocess.PIPE
+    )
+    try:
+        assert process.stdout is not None
+        await _until_followed(here, "thread")
+        assert await asyncio.wait_for(process.stdout.readline(), DEADLINE) == b"probe\n"
+        await asyncio.sleep(1.5)  # well past its lease (0.7 s): renewed
+        assert await here.publish_thread("thread", "values", {}) is not None
+        process.kill()  # no unfollow: only the lease ends the hold
+        await process.wait()
+
+        async def released() -> bool:
+            return await here.publish_thread("thread", "values", {}) is None
+
+        await wait_until(released, timeout=DEADLINE)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+
+
 # -- Redis failing ------------------------------------------------------------------------------
 
 
@@ -486,3 +623,39 @@ async def test_a_run_finishes_with_its_status_when_redis_dies_mid_run(
         await executor.stop()
         await manager.shutdown(timeout=5.0)
         await bridge.close()
+
+
+async def test_thread_publishes_raise_unavailable_and_a_thread_follower_gives_up_when_redis_stays_down(
+    own_redis: services.RedisServer,
+) -> None:
+    """Thread logs fail like run logs: publishes raise at once, the follower raises after retrying."""
+    follower = RedisStreamBridge(own_redis.url, reconnect_timeout=1.0, operation_timeout=1.0)
+    executor = RedisStreamBridge(own_redis.url, operation_timeout=1.0, retry_after=0)
+    try:
+        await executor.bind_thread("run", "thread")
+        subscription = follower.subscribe_thread("thread", heartbeat_interval=0.2)
+        items: list[StreamItem] = []
+        async with aclosing(subscription):
+            waiting = asyncio.ensure_future(anext(subscription))
+            await _until_followed(executor, "thread")
+            items.append(await asyncio.wait_for(waiting, DEADLINE))
+            await executor.publish("run", "values", {"n": 0})
+            async with asyncio.timeout(DEADLINE):
+                while not any(isinstance(item, StreamEvent) and item.event == "values" for item in items):
+                    items.append(await anext(subscription))
+            own_redis.stop()
+            with pytest.raises(StreamUnavailableError, match="run"):
+                await executor.publish("run", "values", {"n": 1})
+            with pytest.raises(StreamUnavailableError, match="thread"):
+                await executor.publish_thread("thread", "state_update", {"n": 2})
+            with pytest.raises(StreamUnavailableError, match="run"):
+                await executor.publish_end("run")
+            assert executor.publish_failures == 3
+            with pytest.raises(StreamUnavailableError, match="thread thread cannot be read"):
+                await _read_into(subscription, items)
+        assert numbers(
+            [item for item in items if isinstance(item, StreamEvent) and item.event != "probe"]
+        ) == [0]
+    finally:
+        await follower.close()
+        await executor.close()

@@ -1,4 +1,4 @@
-"""``RedisStreamBridge``: run logs in Redis Streams, shared by every runyard process of a cluster.
+"""``RedisStreamBridge``: run and thread logs in Redis Streams, shared by every runyard process of a cluster.
 
 Keys (``{prefix}`` is ``key_prefix``; the ``{run_id}`` hash tag keeps both keys of a run on one
 Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
@@ -7,6 +7,29 @@ Redis Cluster slot, so the Lua scripts of ``redis_scripts`` may touch both):
   and ``d``, its JSON), the end marker (field ``end``) or the cleanup tombstone (field ``gone``).
 - ``{prefix}:{<run_id>}:meta``, a hash: ``ms`` and ``seq`` of the next id, ``state`` (absent
   while the log is open, ``ended``, ``gone``).
+
+Thread logs (contract invariant 11, for the thread stream). A thread's keys,
+``{prefix}:thread:{<thread_id>}:...``:
+
+- ``:log`` and ``:meta``, a Redis Stream and hash like a run's (same ids, retention and gap
+  rules; never an end marker or tombstone), holding the events of the thread's bound runs, each
+  run's ``RUN_DONE_EVENT`` and ``publish_thread`` events;
+- ``:followed``, the marker: the thread log is kept only while it exists;
+- ``:followers``, a sorted set of the subscriptions following the thread, in any process, each
+  scored with the end of its lease.
+
+A ``subscribe_thread`` adds its lease (``2 * idle_check + operation_timeout``) and sets the
+marker's, the log's and the meta's TTL to the last lease's end plus ``thread_retention``; one task
+per bridge renews the leases of all of its subscriptions every ``idle_check`` seconds (so a slow
+SSE client does not lose its hold), and a subscription that closes removes its lease, leaving the
+thread ``thread_retention`` seconds for a reconnect. A follower whose process died stops holding
+the thread when its lease runs out. ``bind_thread`` is local to the process that executes the run
+(the executor publishes all of a run's events and its end there); the run's publish script then
+also takes the thread's marker, log and meta and appends the event to the thread log when the
+marker exists, in the same round trip: while nobody follows a thread, a bound run's publish
+costs one ``PTTL`` more. ``publish_end`` appends ``RUN_DONE_EVENT`` the same way. A thread's
+keys are not on its runs' Redis Cluster slot, so this bridge needs a standalone Redis (or a
+primary with replicas), not Redis Cluster.
 
 Ids. Each entry's Redis stream id *is* its event id, ``"<ms>-<seq>"``, chosen by the publish
 script rather than by ``XADD *``: ``seq`` is the event's absolute position in the run's log (0,
@@ -35,13 +58,18 @@ for ``reconnect_timeout`` seconds (yielding heartbeats meanwhile) and resumes fr
 with a gap if events were lost; after that it raises ``StreamUnavailableError``, a
 ``StreamClosedError``, so the API answers from the run store. A reader whose log vanished (a
 Redis restart without persistence, a TTL) raises ``StreamClosedError`` within ``idle_check``
-seconds: never a hang.
+seconds: never a hang. Thread logs fail the same way: ``publish_thread`` and a bound run's
+publishes raise ``StreamUnavailableError`` (a failed append skips a seq of the thread log too, as
+far as this process knows where it is, so its followers see a gap), a thread follower retries
+(following the thread again once Redis answers) and then raises ``StreamUnavailableError``; one
+that waits on a thread log it never read from goes on waiting when Redis comes back empty.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import uuid
 from collections.abc import AsyncGenerator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -55,15 +83,26 @@ from redis.commands.core import AsyncScript
 from redis.exceptions import ConnectionError as RedisConnectionError
 from redis.exceptions import TimeoutError as RedisTimeoutError
 
-from .base import HEARTBEAT, StreamBridge, StreamEvent, StreamGap, StreamItem, parse_event_id
+from .base import (
+    HEARTBEAT,
+    RUN_DONE_EVENT,
+    StreamBridge,
+    StreamEvent,
+    StreamGap,
+    StreamItem,
+    parse_event_id,
+    run_done_data,
+)
 from .errors import StreamClosedError, StreamEndedError, StreamUnavailableError
-from .redis_scripts import CLEANUP, PUBLISH, PUBLISH_END
+from .redis_scripts import CLEANUP, FOLLOW, PUBLISH, PUBLISH_END, PUBLISH_THREAD
 from .sse import encode_data
 
 logger = logging.getLogger(__name__)
 
 DEFAULT_MAX_EVENTS_PER_RUN = 1024
 DEFAULT_KEY_PREFIX = "runyard:stream"
+DEFAULT_THREAD_RETENTION = 120.0
+THREAD_HINTS = 4096  # threads whose next id this process remembers (see _Hint); the oldest go first
 TOMBSTONE_TTL = 60.0  # seconds a cleaned-up log keeps its tombstone (and its id floor)
 READ_BATCH = 128  # entries per XREAD: replay in few round trips, without huge replies of big states
 _GRACE = 5.0  # seconds a Redis reply may take beyond its own block time before the link counts as lost
@@ -85,8 +124,9 @@ class _Hint:
 class RedisStreamBridge(StreamBridge):
     """The cross-process ``StreamBridge`` on Redis Streams (see the module docstring).
 
-    Built from a ``redis://`` URL; it owns two connection pools (writes, reads), and every
-    subscription waiting in ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
+    Built from a ``redis://`` URL of a standalone Redis (a thread's and a run's keys meet in one
+    script); it owns two connection pools (writes, reads), and every subscription waiting in
+    ``XREAD BLOCK`` holds one read connection. Nothing connects before the first call: call
     ``ping`` at start to fail fast on an unreachable Redis.
     """
 
@@ -99,6 +139,7 @@ class RedisStreamBridge(StreamBridge):
         max_events_per_run: int = DEFAULT_MAX_EVENTS_PER_RUN,
         key_prefix: str = DEFAULT_KEY_PREFIX,
         ttl: float = 3600.0,
+        thread_retention: float = DEFAULT_THREAD_RETENTION,
         idle_check: float = 2.0,
         reconnect_timeout: float = 10.0,
         operation_timeout: float = 5.0,
@@ -113,13 +154,20 @@ class RedisStreamBridge(StreamBridge):
         ):
             if not value > 0:
                 raise ValueError(f"{name} must be positive, not {value}")
-        for name, value in (("reconnect_timeout", reconnect_timeout), ("retry_after", retry_after)):
+        for name, value in (
+            ("reconnect_timeout", reconnect_timeout),
+            ("retry_after", retry_after),
+            ("thread_retention", thread_retention),
+        ):
             if not value >= 0:
                 raise ValueError(f"{name} must not be negative, not {value}")
         self.url = url
         self._capacity = max_events_per_run
         self._prefix = key_prefix
         self._ttl_ms = _ms(ttl)
+        self._thread_retention_ms = _ms(thread_retention)
+        # A follower's lease outlives two missed renewals and a slow Redis reply.
+        self._lease_ms = _ms(2 * idle_check + operation_timeout)
         self._idle_check = idle_check
         self._reconnect_timeout = reconnect_timeout
         self._op_timeout = operation_timeout
@@ -128,9 +176,14 @@ class RedisStreamBridge(StreamBridge):
         # is dead, and the first command on each must not count as an outage. A publish that
         # Redis ran just before its link dropped may so be appended twice: a visible duplicate,
         # never a silent loss. Longer outages are handled above the client (see the docstring).
+        # No socket_timeout (redis-py 8 defaults it to 5 s): every call here has its own deadline
+        # (asyncio.timeout), and with one redis-py sends each command under asyncio.wait_for,
+        # which on Python 3.11 loses a cancellation that lands as the send completes: a
+        # subscription cancelled then (an SSE client leaving) would go on reading forever.
         self._client = aioredis.Redis.from_url(
             url,
             retry=Retry(NoBackoff(), 1),
+            socket_timeout=None,
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
@@ -139,13 +192,20 @@ class RedisStreamBridge(StreamBridge):
         self._read_client = aioredis.Redis.from_url(
             url,
             retry=Retry(NoBackoff(), 0),
+            socket_timeout=None,
             socket_connect_timeout=operation_timeout,
             socket_keepalive=True,
         )
         self._publish = self._client.register_script(PUBLISH)
         self._publish_end = self._client.register_script(PUBLISH_END)
+        self._publish_thread = self._client.register_script(PUBLISH_THREAD)
+        self._follow_script = self._client.register_script(FOLLOW)
         self._cleanup = self._client.register_script(CLEANUP)
         self._hints: dict[str, _Hint] = {}
+        self._thread_of: dict[str, str] = {}  # run id -> thread id, for runs this process executes
+        self._thread_hints: dict[str, _Hint] = {}  # threads this process appended to lately
+        self._follows: dict[str, list[str]] = {}  # this process's thread subscriptions -> FOLLOW keys
+        self._renewer: asyncio.Task[None] | None = None
         self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
         self.publish_failures = 0
@@ -156,6 +216,15 @@ class RedisStreamBridge(StreamBridge):
     def _keys(self, run_id: str) -> list[str]:
         base = f"{self._prefix}:{{{run_id}}}"
         return [f"{base}:log", f"{base}:meta"]
+
+    def _thread_keys(self, thread_id: str) -> list[str]:
+        """The thread's marker, log and meta: the keys of its appends (see the module docstring)."""
+        base = f"{self._prefix}:thread:{{{thread_id}}}"
+        return [f"{base}:followed", f"{base}:log", f"{base}:meta"]
+
+    def _follow_keys(self, thread_id: str) -> list[str]:
+        """The keys of the ``FOLLOW`` script: the thread's followers, then its append keys."""
+        return [f"{self._prefix}:thread:{{{thread_id}}}:followers", *self._thread_keys(thread_id)]
 
     def _where(self) -> str:
         """The server's address for messages, without credentials."""
@@ -179,32 +248,89 @@ class RedisStreamBridge(StreamBridge):
         hint = self._hints.get(run_id)
         if hint is None:
             hint = self._hints[run_id] = _Hint()
+        keys = self._keys(run_id)
         args = [hint.ms, hint.seq, self._capacity, self._ttl_ms, event, payload]
+        thread_id = self._thread_of.get(run_id)
+        thread_hint = None
+        if thread_id is not None:
+            thread_hint = self._thread_hints.get(thread_id)
+            keys += self._thread_keys(thread_id)
+            args += [0, 0] if thread_hint is None else [thread_hint.ms, thread_hint.seq]
         try:
-            result = await self._write(self._publish, run_id, args, "an event")
+            result = await self._write(self._publish, keys, args, f"an event of run {run_id}")
         except StreamUnavailableError as exc:
             hint.seq += 1  # the lost event keeps its seq, so readers see a gap where it was
+            if thread_hint is not None:
+                thread_hint.seq += 1  # and so do thread readers, if the thread is still followed
             self._failed(run_id, hint, exc)
             raise
         if result is None:
             raise StreamEndedError(run_id)
-        event_id = str(result.decode())
+        event_id = str(result[0].decode())
         ms, seq = _split(event_id)
         hint.ms, hint.seq = ms, seq + 1
+        if thread_id is not None:
+            self._appended(thread_id, result[1])
         return event_id
 
     async def publish_end(self, run_id: str) -> None:
         if self._closed:
             return
         hint = self._hints.pop(run_id, None) or _Hint()
-        args = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        keys = self._keys(run_id)
+        args: list[Any] = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
+        thread_id = self._thread_of.pop(run_id, None)
+        if thread_id is not None:
+            thread_hint = self._thread_hints.get(thread_id) or _Hint()
+            keys += self._thread_keys(thread_id)
+            args += [thread_hint.ms, thread_hint.seq, self._capacity, RUN_DONE_EVENT]
+            args.append(orjson.dumps(run_done_data(run_id)))
         try:
-            await self._write(self._publish_end, run_id, args, "the end")
+            await self._write(self._publish_end, keys, args, f"the end of run {run_id}")
         except StreamUnavailableError as exc:
             self._failed(run_id, hint, exc)
             raise
+        if thread_id is not None:
+            # The id of the run-done event is not returned: the next append reads the thread's meta.
+            self._thread_hints.pop(thread_id, None)
 
-    async def _write(self, script: AsyncScript, run_id: str, args: list[Any], what: str) -> Any:
+    async def bind_thread(self, run_id: str, thread_id: str) -> None:
+        # Process-local: the process that executes a run publishes all of its events and its end.
+        if not self._closed:
+            self._thread_of[run_id] = thread_id
+
+    async def publish_thread(self, thread_id: str, event: str, data: Any) -> str | None:
+        if self._closed:
+            return None
+        payload = encode_data(data)
+        hint = self._thread_hints.get(thread_id)
+        args: list[Any] = [0, 0] if hint is None else [hint.ms, hint.seq]
+        args += [self._capacity, event, payload]
+        keys = self._thread_keys(thread_id)
+        try:
+            result = await self._write(self._publish_thread, keys, args, f"an event of thread {thread_id}")
+        except StreamUnavailableError:
+            self.publish_failures += 1
+            if hint is not None:
+                hint.seq += 1
+            raise
+        return self._appended(thread_id, result)
+
+    def _appended(self, thread_id: str, result: bytes | None) -> str | None:
+        """Remember where a thread log is (for gaps after failed appends); its id, or None."""
+        if result is None:
+            self._thread_hints.pop(thread_id, None)  # nobody follows the thread
+            return None
+        event_id = result.decode()
+        ms, seq = _split(event_id)
+        hints = self._thread_hints
+        hints.pop(thread_id, None)  # re-inserted last: the oldest entries are the first evicted
+        hints[thread_id] = _Hint(ms, seq + 1)
+        if len(hints) > THREAD_HINTS:
+            del hints[next(iter(hints))]
+        return event_id
+
+    async def _write(self, script: AsyncScript, keys: list[str], args: list[Any], what: str) -> Any:
         """Run a write script, or fail fast for ``retry_after`` seconds after a failed one.
 
         A Redis that hangs (not down: paused, partitioned) costs each write ``operation_timeout``;
@@ -213,17 +339,13 @@ class RedisStreamBridge(StreamBridge):
         """
         loop = asyncio.get_running_loop()
         if loop.time() < self._down_until:
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} failed a moment ago; {what} of run {run_id} is dropped"
-            )
+            raise StreamUnavailableError(f"Redis at {self._where()} failed a moment ago; {what} is dropped")
         try:
             async with asyncio.timeout(self._op_timeout):
-                return await script(keys=self._keys(run_id), args=args)
+                return await script(keys=keys, args=args)
         except _UNREACHABLE as exc:
             self._down_until = loop.time() + self._retry_after
-            raise StreamUnavailableError(
-                f"Redis at {self._where()} did not take {what} of run {run_id}: {exc!r}"
-            ) from exc
+            raise StreamUnavailableError(f"Redis at {self._where()} did not take {what}: {exc!r}") from exc
 
     def _failed(self, run_id: str, hint: _Hint, exc: BaseException) -> None:
         self.publish_failures += 1
@@ -238,73 +360,182 @@ class RedisStreamBridge(StreamBridge):
 
     # -- reading --------------------------------------------------------------------------------
 
-    async def subscribe(
+    def subscribe(
         self,
         run_id: str,
         *,
         last_event_id: str | None = None,
         heartbeat_interval: float | None = 15.0,
     ) -> AsyncGenerator[StreamItem, None]:
+        return self._read(f"run {run_id}", run_id, self._keys(run_id), last_event_id, heartbeat_interval)
+
+    def subscribe_thread(
+        self,
+        thread_id: str,
+        *,
+        last_event_id: str | None = None,
+        heartbeat_interval: float | None = 15.0,
+    ) -> AsyncGenerator[StreamItem, None]:
+        keys = self._follow_keys(thread_id)
+        return self._read(
+            f"thread {thread_id}", thread_id, keys[2:], last_event_id, heartbeat_interval, follow=keys
+        )
+
+    async def _read(
+        self,
+        what: str,
+        name: str,
+        keys: list[str],
+        last_event_id: str | None,
+        heartbeat_interval: float | None,
+        follow: list[str] | None = None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        """A subscription to one log; ``follow`` (a thread's keys) holds the thread while it reads."""
         if heartbeat_interval is not None and not heartbeat_interval > 0:
             raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
         if self._closed:
-            raise StreamClosedError()
-        reader = _Reader(self, run_id, last_event_id)
+            raise StreamClosedError(name)
+        member = uuid.uuid4().hex
+        reader = _Reader(self, name, keys, last_event_id)
         loop = asyncio.get_running_loop()
         idle_since = last_check = loop.time()
         down_since: float | None = None
-        while True:
-            if self._closed:
-                raise StreamClosedError(run_id)
-            now = loop.time()
-            heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
-            try:
-                if not reader.resolved:
-                    gap = await reader.resolve()
-                    batch: list[StreamItem] = [] if gap is None else [gap]
-                else:
-                    until = last_check + self._idle_check
-                    if heartbeat_due is not None:
-                        until = min(until, heartbeat_due)
-                    batch = await reader.items(await reader.read(block=max(until - now, 0.001)))
-                    if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
-                        last_check = loop.time()
-                        if reader.seen and not await self._log_exists(reader.keys[0]):
-                            raise StreamClosedError(run_id)  # expired, or Redis restarted without it
-                down_since = None
-            except _UNREACHABLE as exc:
+        following = False
+        try:
+            while True:
                 if self._closed:
-                    raise StreamClosedError(run_id) from None
+                    raise StreamClosedError(name)
                 now = loop.time()
-                if down_since is None:
-                    down_since = now
-                if now - down_since >= self._reconnect_timeout:
-                    raise StreamUnavailableError(
-                        f"Redis at {self._where()} is unreachable; the events of run {run_id} cannot be read: {exc}"
-                    ) from exc
-                # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
-                # is missing then, end rather than wait: its end marker may have been lost with it,
-                # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
-                reader.resolved, reader.seen, reader.after_outage = False, True, True
-                if heartbeat_due is not None and now >= heartbeat_due:
+                heartbeat_due = None if heartbeat_interval is None else idle_since + heartbeat_interval
+                try:
+                    if follow is not None and not following:
+                        await self._follow(follow, member)  # again after an outage: Redis may be new
+                        following = True
+                    if not reader.resolved:
+                        gap = await reader.resolve()
+                        batch: list[StreamItem] = [] if gap is None else [gap]
+                    else:
+                        until = last_check + self._idle_check
+                        if heartbeat_due is not None:
+                            until = min(until, heartbeat_due)
+                        batch = await reader.items(await reader.read(block=max(until - now, 0.001)))
+                        if not batch and not reader.done and loop.time() - last_check >= self._idle_check:
+                            last_check = loop.time()
+                            if reader.seen and not await self._log_exists(reader.keys[0]):
+                                raise StreamClosedError(name)  # expired, or Redis restarted without it
+                    down_since = None
+                except _UNREACHABLE as exc:
+                    if self._closed:
+                        raise StreamClosedError(name) from None
+                    now = loop.time()
+                    if down_since is None:
+                        down_since = now
+                    if now - down_since >= self._reconnect_timeout:
+                        raise StreamUnavailableError(
+                            f"Redis at {self._where()} is unreachable; the events of {what} cannot be read: {exc}"
+                        ) from exc
+                    # Re-place the cursor once Redis answers: it may be a new, empty Redis. If the log
+                    # is missing then, end rather than wait: its end marker may have been lost with it,
+                    # and a reader waiting for a finished run would heartbeat forever (DeerFlow #5342).
+                    # A thread log has no end marker to lose: its reader waits on, unless it had read it.
+                    reader.resolved, reader.after_outage = False, True
+                    reader.seen = reader.seen or follow is None
+                    following = False
+                    if heartbeat_due is not None and now >= heartbeat_due:
+                        idle_since = now
+                        yield HEARTBEAT
+                    await asyncio.sleep(min(0.05 * 2 ** (now - down_since), 0.5))  # back off, bounded
+                    continue
+                for item in batch:
+                    yield item
+                if reader.done:
+                    return
+                now = loop.time()
+                if batch:
+                    idle_since = last_check = now
+                elif heartbeat_due is not None and now >= heartbeat_due:
                     idle_since = now
                     yield HEARTBEAT
-                await asyncio.sleep(min(0.05 * 2 ** (now - down_since), 0.5))  # back off, bounded
-                continue
-            for item in batch:
-                yield item
-            if reader.done:
-                return
-            now = loop.time()
-            if batch:
-                idle_since = last_check = now
-            elif heartbeat_due is not None and now >= heartbeat_due:
-                idle_since = now
-                yield HEARTBEAT
+        finally:
+            if follow is not None:
+                await self._unfollow(follow, member)
 
     async def _log_exists(self, log_key: str) -> bool:
         async with asyncio.timeout(self._op_timeout):
             return bool(await self._read_client.exists(log_key))
+
+    # -- following threads ----------------------------------------------------------------------
+
+    async def _follow(self, keys: list[str], member: str) -> None:
+        """Hold the thread (its marker, log and meta) for this subscription, renewed in the background."""
+        async with asyncio.timeout(self._op_timeout):
+            await self._follow_script(
+                keys=keys, args=[member, self._lease_ms, self._thread_retention_ms], client=self._read_client
+            )
+        self._follows[member] = keys
+        if self._renewer is None and not self._closed:
+            self._renewer = asyncio.create_task(self._renew_follows())
+
+    async def _unfollow(self, keys: list[str], member: str) -> None:
+        """Release the subscription's hold: the thread log stays ``thread_retention`` more seconds.
+
+        Best effort: when Redis cannot be told (it is down, the bridge closed), the lease ends the
+        hold by itself, ``thread_retention`` plus at most the lease later.
+        """
+        held = self._follows.pop(member, None)
+        if held is None or self._closed:
+            return
+        try:
+            async with asyncio.timeout(self._op_timeout):
+                await self._follow_script(keys=keys, args=[member, 0, self._thread_retention_ms])
+        except _UNREACHABLE as exc:
+            logger.debug("could not release a thread subscription on Redis at %s: %s", self._where(), exc)
+
+    async def _renew_follows(self) -> None:
+        """Renew the lease of every thread subscription of this process, one pipeline a round."""
+        try:
+            while self._follows and not self._closed:
+                await asyncio.sleep(self._idle_check)
+                follows = list(self._follows.items())
+                if not follows:
+                    break
+                try:
+                    async with (
+                        asyncio.timeout(self._op_timeout),
+                        self._client.pipeline(transaction=False) as pipe,
+                    ):
+                        for member, keys in follows:
+                            args: list[Any] = [member, self._lease_ms, self._thread_retention_ms]
+                            await self._follow_script(keys=keys, args=args, client=pipe)
+                        await pipe.execute()
+                except _UNREACHABLE as exc:
+                    # Each reader sees the outage too and follows again once Redis answers.
+                    logger.debug(
+                        "could not renew thread subscriptions on Redis at %s: %s", self._where(), exc
+                    )
+        finally:
+            self._renewer = None
+
+    async def _release_follows(self) -> None:
+        """At close, release every thread this process follows, in one round trip if Redis answers.
+
+        Best effort and short: the leases end the holds anyway, and shutdown must not wait on Redis.
+        """
+        follows, self._follows = self._follows, {}
+        if not follows or asyncio.get_running_loop().time() < self._down_until:
+            return
+        try:
+            async with (
+                asyncio.timeout(min(self._op_timeout, 1.0)),
+                self._client.pipeline(transaction=False) as pipe,
+            ):
+                for member, keys in follows.items():
+                    await self._follow_script(
+                        keys=keys, args=[member, 0, self._thread_retention_ms], client=pipe
+                    )
+                await pipe.execute()
+        except _UNREACHABLE as exc:
+            logger.debug("could not release thread subscriptions on Redis at %s: %s", self._where(), exc)
 
     # -- lifecycle ------------------------------------------------------------------------------
 
@@ -335,6 +566,7 @@ class RedisStreamBridge(StreamBridge):
         if self._closed:
             return
         self._hints.pop(run_id, None)
+        self._thread_of.pop(run_id, None)
         keys = self._keys(run_id)
         try:
             async with asyncio.timeout(self._op_timeout):
@@ -355,6 +587,11 @@ class RedisStreamBridge(StreamBridge):
             return
         self._closed = True
         self._hints.clear()
+        self._thread_of.clear()
+        self._thread_hints.clear()
+        if self._renewer is not None:
+            self._renewer.cancel()
+        await self._release_follows()
         # Dropping every connection, in use or not, ends each XREAD BLOCK at once: its reader
         # sees the bridge closed and raises StreamClosedError.
         await self._read_client.aclose(close_connection_pool=True)
@@ -362,12 +599,14 @@ class RedisStreamBridge(StreamBridge):
 
 
 class _Reader:
-    """One subscription's place in a run's log: the cursor, the seq it expects next, and reads."""
+    """One subscription's place in a log (a run's or a thread's): the cursor, the seq it expects next, and reads."""
 
-    def __init__(self, bridge: RedisStreamBridge, run_id: str, last_event_id: str | None) -> None:
+    def __init__(
+        self, bridge: RedisStreamBridge, name: str, keys: list[str], last_event_id: str | None
+    ) -> None:
         self.bridge = bridge
-        self.run_id = run_id
-        self.keys = bridge._keys(run_id)
+        self.name = name  # the run's or thread's id, for errors
+        self.keys = keys  # the log and its meta
         self.client = bridge._read_client
         self.requested = last_event_id  # what the next resolve places: the client's, then ours
         self.position = "0-0"  # XREAD returns entries after this id
@@ -396,12 +635,12 @@ class _Reader:
         if state == b"gone" or (head_entries and b"gone" in head_entries[0][1]):
             # A cleaned-up log is no log: wait for the next one, which starts above the tombstone.
             if self.seen:
-                raise StreamClosedError(self.run_id)
+                raise StreamClosedError(self.name)
             self.position, self.expect = (tail[0][0].decode() if tail else "0-0"), 0
             return None
         if not head_entries:
             if self.seen:
-                raise StreamClosedError(self.run_id)  # the log we were reading is gone
+                raise StreamClosedError(self.name)  # the log we were reading is gone
             self.position, self.expect = "0-0", 0
             return None
         self.seen = True
@@ -454,11 +693,11 @@ class _Reader:
                 if b"end" in fields:
                     done = True
                     break
-                raise StreamClosedError(self.run_id)  # the tombstone: the log was cleaned up
+                raise StreamClosedError(self.name)  # the tombstone: the log was cleaned up
             seq = _split(entry_id)[1]
             if expect is not None and seq != expect:
                 if seq < expect:
-                    raise StreamClosedError(self.run_id)  # a new log replaced the one we read
+                    raise StreamClosedError(self.name)  # a new log replaced the one we read
                 out.append(StreamGap(cursor, entry_id, await self._latest() or entry_id))
             expect, cursor = seq + 1, entry_id
             out.append(StreamEvent(entry_id, name.decode(), orjson.Fragment(fields[b"d"])))
