@@ -6,6 +6,7 @@ fallback): the process would otherwise accept runs that no other process could s
 
 from __future__ import annotations
 
+import asyncio
 from contextlib import AsyncExitStack
 
 from redis.asyncio import Redis
@@ -25,11 +26,15 @@ class ClusterUnavailableError(RuntimeError):
 
 async def open_cluster_transport(stack: AsyncExitStack, redis_url: str) -> tuple[StreamBridge, SignalBus]:
     """The stream bridge and signal bus on ``redis_url``; closed by ``stack``."""
-    client = Redis.from_url(redis_url, socket_connect_timeout=CONNECT_TIMEOUT, health_check_interval=10)
+    # socket_timeout=None: with one, redis-py wraps each command in wait_for, which on Python 3.11
+    # can swallow a cancellation (a listener that never stops); each call here has its own deadline.
+    client = Redis.from_url(
+        redis_url, socket_connect_timeout=CONNECT_TIMEOUT, socket_timeout=None, health_check_interval=10
+    )
     stack.push_async_callback(client.aclose)
     try:
-        await client.ping()
-    except (RedisError, OSError) as exc:
+        await asyncio.wait_for(client.ping(), CONNECT_TIMEOUT)
+    except (RedisError, OSError, TimeoutError) as exc:
         raise ClusterUnavailableError(f"Cannot reach Redis at {redis_url}: {exc}") from exc
     signals = RedisSignalBus(client)
     stack.push_async_callback(signals.close)

@@ -22,6 +22,7 @@ logger = logging.getLogger(__name__)
 
 _BACKOFF_START = 0.05
 _BACKOFF_MAX = 2.0
+PUBLISH_TIMEOUT = 1.0  # a hung Redis must not hold up the run that signals (it is only a hint)
 
 
 class RedisSignalBus(SignalBus):
@@ -33,8 +34,8 @@ class RedisSignalBus(SignalBus):
 
     async def publish(self, signal: Signal) -> None:
         try:
-            await self._client.publish(self._channel, signal.encode())
-        except (RedisError, OSError) as exc:
+            await asyncio.wait_for(self._client.publish(self._channel, signal.encode()), PUBLISH_TIMEOUT)
+        except (RedisError, OSError, TimeoutError) as exc:
             self.publish_failures += 1
             logger.warning("Could not publish a %s signal to Redis: %s", signal.kind, exc)
 
