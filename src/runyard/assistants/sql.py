@@ -22,7 +22,8 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..persistence.assistant_tables import assistant_versions, assistants
-from ..persistence.runner import AsyncEngineRunner, Outcome, StatementRunner, Step, create_runner
+from ..persistence.runner import Outcome, StatementRunner, Step
+from ..persistence.sql_store import SqlStore
 from ..persistence.tables import UtcTimestamp
 from ..runs.clock import now
 from ..threads import sql_filters
@@ -98,40 +99,12 @@ def _version_columns(row: Mapping[str, Any], version: int, stamp: Any) -> dict[s
     return _columns(version_row(row, version, stamp))
 
 
-class SqlAssistantStore(AssistantStore):
+class SqlAssistantStore(SqlStore, AssistantStore):
     """Assistants in the ``assistants`` and ``assistant_versions`` tables of SQLite or Postgres."""
 
     def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
-        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
-
-        A runner may be another store's (``SqlRunStore.runner``), so that all share one
-        connection. ``close`` closes ``database`` only when ``owns_engine``.
-        """
-        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
-        self._owns_engine = owns_engine
-        self._postgres = self._db.dialect_name == "postgresql"
+        super().__init__(database, owns_engine=owns_engine)
         self._sql = _Statements(self._postgres)
-
-    @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlAssistantStore:
-        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes."""
-        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
-
-    @classmethod
-    def from_runner(cls, runner: StatementRunner) -> SqlAssistantStore:
-        """A store on an existing runner, which its owner closes (``close`` leaves it open)."""
-        return cls(runner)
-
-    @property
-    def runner(self) -> StatementRunner:
-        return self._db
-
-    async def setup(self) -> None:
-        await self._db.upgrade_schema()
-
-    async def close(self) -> None:
-        if self._owns_engine:
-            await self._db.close()
 
     # -- writes ----------------------------------------------------------------------------
 
