@@ -38,8 +38,12 @@ checks each against every implementation):
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Mapping, Sequence
-from typing import Any, Literal
+from collections.abc import Callable, Mapping, Sequence
+from functools import partial
+from typing import Any, Literal, NamedTuple
+
+from ..persistence.input_checks import InputChecks
+from .errors import InvalidAssistantInputError
 
 ASSISTANT_FIELDS: tuple[str, ...] = (
     "assistant_id",
@@ -73,13 +77,74 @@ SYSTEM_METADATA: dict[str, str] = {"created_by": "system"}
 IfExists = Literal["raise", "do_nothing"]
 
 
+_CHECKS = InputChecks(
+    InvalidAssistantInputError,
+    sort_fields=SORT_FIELDS,
+    sort_orders=SORT_ORDERS,
+    if_exists_modes=IF_EXISTS_MODES,
+)
+
+
+def _filters(
+    graph_id: str | None,
+    name: str | None,
+    metadata: Mapping[str, Any] | None,
+    graph_ids: Sequence[str] | None,
+) -> Filters:
+    pattern = _CHECKS.json_object("metadata filter", metadata)
+    allowed = _CHECKS.string_list("graph_ids", "a list of graph ids", graph_ids)
+    return Filters(graph_id, name, pattern, allowed)
+
+
 def is_system(row: Mapping[str, Any]) -> bool:
     """Whether ``row`` is a system assistant (as langgraph-api tells: by its metadata)."""
     return (row.get("metadata") or {}).get("created_by") == "system"
 
 
+class Filters(NamedTuple):
+    """The checked filters of ``search`` and ``count`` (invariant 5)."""
+
+    graph_id: str | None
+    name: str | None
+    metadata: dict[str, Any]
+    """Containment pattern; ``{}`` filters nothing."""
+    graph_ids: list[str] | None
+    """Allowlist; None filters nothing."""
+
+
+def version_row(row: Mapping[str, Any], version: int, created_at: Any) -> dict[str, Any]:
+    """The version row (``VERSION_FIELDS``) that records ``row`` as version ``version``."""
+    values = {**row, "version": version, "created_at": created_at}
+    return {key: values[key] for key in VERSION_FIELDS}
+
+
+def patched(
+    current: Mapping[str, Any],
+    *,
+    graph_id: str | None,
+    config: dict[str, Any] | None,
+    context: dict[str, Any] | None,
+    metadata: dict[str, Any] | None,
+    name: str | None,
+    description: str | None,
+) -> dict[str, Any]:
+    """The fields of ``current`` after an ``update`` (invariant 2), without version and stamps."""
+    return {
+        "graph_id": current["graph_id"] if graph_id is None else graph_id,
+        "config": current["config"] if config is None else config,
+        "context": current["context"] if context is None else context,
+        "metadata": {**current["metadata"], **(metadata or {})},
+        "name": current["name"] if name is None else name,
+        "description": current["description"] if description is None else description,
+    }
+
+
 class AssistantStore(ABC):
-    """Durable storage of assistants and their versions. See the module docstring."""
+    """Durable storage of assistants and their versions. See the module docstring.
+
+    The public methods check and normalise their arguments (invariant 7) once, here, and hand
+    them to the ``_``-prefixed storage hooks each implementation writes.
+    """
 
     async def setup(self) -> None:  # noqa: B027 - optional hook, most stores need nothing
         """Prepare the store (create or migrate its schema). Idempotent."""
@@ -87,7 +152,6 @@ class AssistantStore(ABC):
     async def close(self) -> None:  # noqa: B027 - optional hook
         """Release connections. The store is unusable afterwards."""
 
-    @abstractmethod
     async def create(
         self,
         assistant_id: str,
@@ -101,12 +165,26 @@ class AssistantStore(ABC):
         if_exists: IfExists = "raise",
     ) -> dict[str, Any]:
         """Insert version 1 of a new assistant and return its row (invariant 1)."""
+        mode = _CHECKS.if_exists(if_exists)
+        row = {
+            "assistant_id": assistant_id,
+            "graph_id": graph_id,
+            "config": _CHECKS.json_object("config", config),
+            "context": _CHECKS.json_object("context", context),
+            "metadata": _CHECKS.json_object("metadata", metadata),
+            "name": name,
+            "description": description,
+        }
+        return await self._create(row, mode)
+
+    @abstractmethod
+    async def _create(self, row: dict[str, Any], if_exists: str) -> dict[str, Any]:
+        """Store ``row`` (checked; no version or stamps yet) as version 1, unless its id is taken."""
 
     @abstractmethod
     async def get(self, assistant_id: str) -> dict[str, Any] | None:
         """The row, or None when there is no such assistant."""
 
-    @abstractmethod
     async def update(
         self,
         assistant_id: str,
@@ -119,6 +197,22 @@ class AssistantStore(ABC):
         description: str | None = None,
     ) -> dict[str, Any] | None:
         """Write a new version (invariant 2) and return the new row; None when it is missing."""
+        change = partial(
+            patched,
+            config=_CHECKS.optional_object("config", config),
+            context=_CHECKS.optional_object("context", context),
+            metadata=_CHECKS.optional_object("metadata", metadata),
+            graph_id=graph_id,
+            name=name,
+            description=description,
+        )
+        return await self._update(assistant_id, change)
+
+    @abstractmethod
+    async def _update(
+        self, assistant_id: str, change: Callable[[Mapping[str, Any]], dict[str, Any]]
+    ) -> dict[str, Any] | None:
+        """Store ``change(current row)`` as the next version, atomically; None when it is missing."""
 
     @abstractmethod
     async def set_latest(self, assistant_id: str, version: int) -> dict[str, Any] | None:
@@ -135,7 +229,6 @@ class AssistantStore(ABC):
         For the dev-mode test helper ``POST /internal/truncate``.
         """
 
-    @abstractmethod
     async def search(
         self,
         *,
@@ -149,8 +242,17 @@ class AssistantStore(ABC):
         sort_order: str = "desc",
     ) -> list[dict[str, Any]]:
         """One page of the rows matching every given filter (invariant 5)."""
+        field, descending = _CHECKS.sort(sort_by, sort_order)
+        _CHECKS.page(limit, offset)
+        filters = _filters(graph_id, name, metadata, graph_ids)
+        return await self._search(filters, field, descending, limit, offset)
 
     @abstractmethod
+    async def _search(
+        self, filters: Filters, field: str, descending: bool, limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """One page of the rows matching ``filters``, ordered by ``field`` then ``assistant_id``."""
+
     async def count(
         self,
         *,
@@ -160,8 +262,12 @@ class AssistantStore(ABC):
         graph_ids: Sequence[str] | None = None,
     ) -> int:
         """How many rows match every given filter (invariant 5)."""
+        return await self._count(_filters(graph_id, name, metadata, graph_ids))
 
     @abstractmethod
+    async def _count(self, filters: Filters) -> int:
+        """How many rows match ``filters``."""
+
     async def versions(
         self,
         assistant_id: str,
@@ -171,6 +277,15 @@ class AssistantStore(ABC):
         offset: int = 0,
     ) -> list[dict[str, Any]]:
         """One page of the assistant's versions, newest first (invariant 6); [] when it is missing."""
+        pattern = _CHECKS.json_object("metadata filter", metadata)
+        _CHECKS.page(limit, offset)
+        return await self._list_versions(assistant_id, pattern, limit, offset)
+
+    @abstractmethod
+    async def _list_versions(
+        self, assistant_id: str, pattern: dict[str, Any], limit: int, offset: int
+    ) -> list[dict[str, Any]]:
+        """One page of the versions whose metadata contains ``pattern`` ({} for all), newest first."""
 
     async def upsert_system(
         self,

@@ -1,29 +1,19 @@
 """``MemoryAssistantStore``: the ``AssistantStore`` contract in dicts, for tests and embedding.
 
-It is the reference the SQL store is checked against (same contract tests). No method awaits
-anything, which makes each one atomic on the event loop: that is this store's transaction.
+It is the reference the SQL store is checked against (same contract tests). No storage hook
+awaits anything, which makes each one atomic on the event loop: that is this store's transaction.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping
 from copy import deepcopy
 from typing import Any
 
 from ..runs.clock import now_iso, parse_iso
 from ..threads.containment import json_contains
-from .base import AssistantStore, IfExists, is_system
+from .base import AssistantStore, Filters, is_system, version_row
 from .errors import AssistantExistsError, AssistantVersionNotFoundError
-from .validate import (
-    check_graph_ids,
-    check_if_exists,
-    check_object,
-    check_optional_object,
-    check_page,
-    check_sort,
-    patched,
-    version_of,
-)
 
 _CASE_INSENSITIVE = frozenset({"name", "graph_id"})
 _TIMESTAMPS = frozenset({"created_at", "updated_at"})
@@ -36,74 +26,33 @@ class MemoryAssistantStore(AssistantStore):
         self._rows: dict[str, dict[str, Any]] = {}
         self._versions: dict[str, dict[int, dict[str, Any]]] = {}
 
-    async def create(
-        self,
-        assistant_id: str,
-        *,
-        graph_id: str,
-        config: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        name: str = "Untitled",
-        description: str | None = None,
-        if_exists: IfExists = "raise",
-    ) -> dict[str, Any]:
-        mode = check_if_exists(if_exists)
-        fields = {
-            "config": check_object("config", config),
-            "context": check_object("context", context),
-            "metadata": check_object("metadata", metadata),
-        }
-        existing = self._rows.get(assistant_id)
+    async def _create(self, row: dict[str, Any], if_exists: str) -> dict[str, Any]:
+        existing = self._rows.get(row["assistant_id"])
         if existing is not None:
-            if mode == "raise":
-                raise AssistantExistsError(assistant_id)
+            if if_exists == "raise":
+                raise AssistantExistsError(row["assistant_id"])
             return deepcopy(existing)
         stamp = now_iso()
-        row = deepcopy(
-            {
-                "assistant_id": assistant_id,
-                "graph_id": graph_id,
-                **fields,
-                "name": name,
-                "description": description,
-                "version": 1,
-                "created_at": stamp,
-                "updated_at": stamp,
-            }
-        )
-        self._rows[assistant_id] = row
-        self._versions[assistant_id] = {1: version_of(deepcopy(row), 1, stamp)}
-        return deepcopy(row)
+        stored = deepcopy(row) | {"version": 1, "created_at": stamp, "updated_at": stamp}
+        self._rows[row["assistant_id"]] = stored
+        self._versions[row["assistant_id"]] = {1: version_row(deepcopy(stored), 1, stamp)}
+        return deepcopy(stored)
 
     async def get(self, assistant_id: str) -> dict[str, Any] | None:
         row = self._rows.get(assistant_id)
         return None if row is None else deepcopy(row)
 
-    async def update(
-        self,
-        assistant_id: str,
-        *,
-        graph_id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        name: str | None = None,
-        description: str | None = None,
+    async def _update(
+        self, assistant_id: str, change: Callable[[Mapping[str, Any]], dict[str, Any]]
     ) -> dict[str, Any] | None:
-        checked = {
-            "config": check_optional_object("config", config),
-            "context": check_optional_object("context", context),
-            "metadata": check_optional_object("metadata", metadata),
-        }
         row = self._rows.get(assistant_id)
         if row is None:
             return None
-        changes = patched(row, graph_id=graph_id, name=name, description=description, **checked)
+        changes = change(row)
         version = max(self._versions[assistant_id]) + 1
         stamp = now_iso()
         row.update(deepcopy(changes), version=version, updated_at=stamp)
-        self._versions[assistant_id][version] = version_of(deepcopy(row), version, stamp)
+        self._versions[assistant_id][version] = version_row(deepcopy(row), version, stamp)
         return deepcopy(row)
 
     async def set_latest(self, assistant_id: str, version: int) -> dict[str, Any] | None:
@@ -130,40 +79,21 @@ class MemoryAssistantStore(AssistantStore):
             self._versions.pop(key, None)
         return len(doomed)
 
-    def _matching(
-        self,
-        graph_id: str | None,
-        name: str | None,
-        metadata: Mapping[str, Any] | None,
-        graph_ids: Sequence[str] | None,
-    ) -> list[dict[str, Any]]:
-        pattern = check_object("metadata filter", metadata)
-        allowed = check_graph_ids(graph_ids)
-        needle = name.lower() if name else None
+    def _matching(self, filters: Filters) -> list[dict[str, Any]]:
+        needle = filters.name.lower() if filters.name else None
         return [
             row
             for row in self._rows.values()
-            if (not graph_id or row["graph_id"] == graph_id)
-            and (allowed is None or row["graph_id"] in allowed)
+            if (not filters.graph_id or row["graph_id"] == filters.graph_id)
+            and (filters.graph_ids is None or row["graph_id"] in filters.graph_ids)
             and (needle is None or needle in row["name"].lower())
-            and (not pattern or json_contains(row["metadata"], pattern))
+            and (not filters.metadata or json_contains(row["metadata"], filters.metadata))
         ]
 
-    async def search(
-        self,
-        *,
-        graph_id: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        graph_ids: Sequence[str] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        sort_by: str = "created_at",
-        sort_order: str = "desc",
+    async def _search(
+        self, filters: Filters, field: str, descending: bool, limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        field, descending = check_sort(sort_by, sort_order)
-        check_page(limit, offset)
-        rows = self._matching(graph_id, name, metadata, graph_ids)
+        rows = self._matching(filters)
 
         def key(row: dict[str, Any]) -> tuple[Any, str]:
             value = row[field]
@@ -176,26 +106,12 @@ class MemoryAssistantStore(AssistantStore):
         rows.sort(key=key, reverse=descending)
         return [deepcopy(row) for row in rows[offset : offset + limit]]
 
-    async def count(
-        self,
-        *,
-        graph_id: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        graph_ids: Sequence[str] | None = None,
-    ) -> int:
-        return len(self._matching(graph_id, name, metadata, graph_ids))
+    async def _count(self, filters: Filters) -> int:
+        return len(self._matching(filters))
 
-    async def versions(
-        self,
-        assistant_id: str,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
+    async def _list_versions(
+        self, assistant_id: str, pattern: dict[str, Any], limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        pattern = check_object("metadata filter", metadata)
-        check_page(limit, offset)
         stored = self._versions.get(assistant_id, {})
         found = [
             stored[number]

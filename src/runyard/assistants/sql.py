@@ -14,7 +14,7 @@ pre-filter are read in order and paged after that check.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Select, bindparam, delete, func, literal, select, update
@@ -22,22 +22,14 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
 from ..persistence.assistant_tables import assistant_versions, assistants
-from ..persistence.runner import AsyncEngineRunner, Outcome, StatementRunner, Step, create_runner
+from ..persistence.runner import Outcome, StatementRunner, Step
+from ..persistence.sql_store import SqlStore
 from ..persistence.tables import UtcTimestamp
 from ..runs.clock import now
 from ..threads import sql_filters
 from ..threads.containment import json_contains
-from .base import SYSTEM_METADATA, AssistantStore, IfExists
+from .base import SYSTEM_METADATA, AssistantStore, Filters, version_row
 from .errors import AssistantExistsError, AssistantVersionNotFoundError
-from .validate import (
-    check_graph_ids,
-    check_if_exists,
-    check_object,
-    check_optional_object,
-    check_page,
-    check_sort,
-    patched,
-)
 
 _COLUMNS = tuple(assistants.c)
 _NAMES = tuple(column.name for column in _COLUMNS)
@@ -104,79 +96,21 @@ class _Statements:
 
 
 def _version_columns(row: Mapping[str, Any], version: int, stamp: Any) -> dict[str, Any]:
-    return {
-        "assistant_id": row["assistant_id"],
-        "version": version,
-        "graph_id": row["graph_id"],
-        "name": row["name"],
-        "description": row["description"],
-        "config_json": row["config"],
-        "context_json": row["context"],
-        "metadata_json": row["metadata"],
-        "created_at": stamp,
-    }
+    return _columns(version_row(row, version, stamp))
 
 
-class SqlAssistantStore(AssistantStore):
+class SqlAssistantStore(SqlStore, AssistantStore):
     """Assistants in the ``assistants`` and ``assistant_versions`` tables of SQLite or Postgres."""
 
     def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
-        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
-
-        A runner may be another store's (``SqlRunStore.runner``), so that all share one
-        connection. ``close`` closes ``database`` only when ``owns_engine``.
-        """
-        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
-        self._owns_engine = owns_engine
-        self._postgres = self._db.dialect_name == "postgresql"
+        super().__init__(database, owns_engine=owns_engine)
         self._sql = _Statements(self._postgres)
-
-    @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlAssistantStore:
-        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes."""
-        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
-
-    @classmethod
-    def from_runner(cls, runner: StatementRunner) -> SqlAssistantStore:
-        """A store on an existing runner, which its owner closes (``close`` leaves it open)."""
-        return cls(runner)
-
-    @property
-    def runner(self) -> StatementRunner:
-        return self._db
-
-    async def setup(self) -> None:
-        await self._db.upgrade_schema()
-
-    async def close(self) -> None:
-        if self._owns_engine:
-            await self._db.close()
 
     # -- writes ----------------------------------------------------------------------------
 
-    async def create(
-        self,
-        assistant_id: str,
-        *,
-        graph_id: str,
-        config: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        name: str = "Untitled",
-        description: str | None = None,
-        if_exists: IfExists = "raise",
-    ) -> dict[str, Any]:
-        mode = check_if_exists(if_exists)
+    async def _create(self, row: dict[str, Any], if_exists: str) -> dict[str, Any]:
+        assistant_id = row["assistant_id"]
         stamp = now()
-        row = {
-            "assistant_id": assistant_id,
-            "graph_id": graph_id,
-            "config": check_object("config", config),
-            "context": check_object("context", context),
-            "metadata": check_object("metadata", metadata),
-            "name": name,
-            "description": description,
-        }
         columns = _columns(row) | {"version": 1, "created_at": stamp, "updated_at": stamp}
 
         def first_version(outcomes: Sequence[Outcome]) -> Step | None:
@@ -189,29 +123,16 @@ class SqlAssistantStore(AssistantStore):
             created = _first(inserted)
             if created is not None:
                 return created
-            if mode == "raise":
+            if if_exists == "raise":
                 raise AssistantExistsError(assistant_id)
             existing = await self.get(assistant_id)
             if existing is not None:
                 return existing
         raise AssistantExistsError(assistant_id)
 
-    async def update(
-        self,
-        assistant_id: str,
-        *,
-        graph_id: str | None = None,
-        config: Mapping[str, Any] | None = None,
-        context: Mapping[str, Any] | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        name: str | None = None,
-        description: str | None = None,
+    async def _update(
+        self, assistant_id: str, change: Callable[[Mapping[str, Any]], dict[str, Any]]
     ) -> dict[str, Any] | None:
-        checked = {
-            "config": check_optional_object("config", config),
-            "context": check_optional_object("context", context),
-            "metadata": check_optional_object("metadata", metadata),
-        }
         stamp = now()
         ids = {"b_assistant_id": assistant_id}
 
@@ -223,7 +144,7 @@ class SqlAssistantStore(AssistantStore):
             current = _first(outcomes[0])
             if current is None:
                 return None
-            changes = patched(current, graph_id=graph_id, name=name, description=description, **checked)
+            changes = change(current)
             columns = _columns(changes) | {"version": new_version(outcomes), "updated_at": stamp}
             return self._sql.rewrite, columns | ids
 
@@ -274,16 +195,9 @@ class SqlAssistantStore(AssistantStore):
         rows = await self._db.read(self._sql.get, {"b_assistant_id": assistant_id})
         return _to_row(rows[0]) if rows else None
 
-    def _where(
-        self,
-        graph_id: str | None,
-        name: str | None,
-        metadata: Mapping[str, Any] | None,
-        graph_ids: Sequence[str] | None,
-    ) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
+    def _where(self, filters: Filters) -> tuple[list[ColumnElement[bool]], dict[str, Any]]:
         """The WHERE conditions, and the metadata pattern SQLite still owes a check ({} if none)."""
-        pattern = check_object("metadata filter", metadata)
-        allowed = check_graph_ids(graph_ids)
+        graph_id, name, pattern, allowed = filters
         conditions: list[ColumnElement[bool]] = []
         if graph_id:
             conditions.append(assistants.c.graph_id == graph_id)
@@ -314,21 +228,10 @@ class SqlAssistantStore(AssistantStore):
             keys.append(column.desc() if descending else column.asc())
         return keys
 
-    async def search(
-        self,
-        *,
-        graph_id: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        graph_ids: Sequence[str] | None = None,
-        limit: int = 10,
-        offset: int = 0,
-        sort_by: str = "created_at",
-        sort_order: str = "desc",
+    async def _search(
+        self, filters: Filters, field: str, descending: bool, limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        field, descending = check_sort(sort_by, sort_order)
-        check_page(limit, offset)
-        conditions, owed = self._where(graph_id, name, metadata, graph_ids)
+        conditions, owed = self._where(filters)
         statement: Select[Any] = (
             select(*_COLUMNS).where(*conditions).order_by(*self._ordering(field, descending))
         )
@@ -352,15 +255,8 @@ class SqlAssistantStore(AssistantStore):
                 break
         return page
 
-    async def count(
-        self,
-        *,
-        graph_id: str | None = None,
-        name: str | None = None,
-        metadata: Mapping[str, Any] | None = None,
-        graph_ids: Sequence[str] | None = None,
-    ) -> int:
-        conditions, owed = self._where(graph_id, name, metadata, graph_ids)
+    async def _count(self, filters: Filters) -> int:
+        conditions, owed = self._where(filters)
         if not owed:
             (found,) = await self._db.read(
                 select(func.count()).select_from(assistants).where(*conditions), {}
@@ -369,16 +265,9 @@ class SqlAssistantStore(AssistantStore):
         listing = select(assistants.c.metadata_json).where(*conditions)
         return sum(1 for (meta,) in await self._db.read(listing, {}) if json_contains(meta, owed))
 
-    async def versions(
-        self,
-        assistant_id: str,
-        *,
-        metadata: Mapping[str, Any] | None = None,
-        limit: int = 10,
-        offset: int = 0,
+    async def _list_versions(
+        self, assistant_id: str, pattern: dict[str, Any], limit: int, offset: int
     ) -> list[dict[str, Any]]:
-        pattern = check_object("metadata filter", metadata)
-        check_page(limit, offset)
         statement = (
             select(*_VERSION_COLUMNS)
             .where(assistant_versions.c.assistant_id == assistant_id)

@@ -24,11 +24,12 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Engine, Select, bindparam, delete, func, select, update
+from sqlalchemy import Select, bindparam, delete, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ..persistence.runner import AsyncEngineRunner, Outcome, StatementRunner, Step, create_runner
+from ..persistence.runner import Outcome, StatementRunner, Step
+from ..persistence.sql_store import SqlStore
 from ..persistence.tables import UtcTimestamp
 from ..persistence.thread_tables import threads
 from ..runs.clock import now, parse_iso
@@ -133,44 +134,12 @@ class _Statements:
         self.delete_all = delete(threads)
 
 
-class SqlThreadStore(ThreadStore):
+class SqlThreadStore(SqlStore, ThreadStore):
     """Thread rows in the ``threads`` table of a SQLite or Postgres database."""
 
     def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
-        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
-
-        A runner may be another store's (``SqlRunStore.runner``), so that both run on one
-        connection. ``close`` closes ``database`` only when ``owns_engine``.
-        """
-        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
-        self._owns_engine = owns_engine
-        self._postgres = self._db.dialect_name == "postgresql"
+        super().__init__(database, owns_engine=owns_engine)
         self._sql = _Statements(self._postgres)
-
-    @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlThreadStore:
-        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes."""
-        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
-
-    @classmethod
-    def from_runner(cls, runner: StatementRunner) -> SqlThreadStore:
-        """A store on an existing runner, which its owner closes (``close`` leaves it open)."""
-        return cls(runner)
-
-    @property
-    def engine(self) -> AsyncEngine | Engine:
-        return self._db.engine
-
-    @property
-    def runner(self) -> StatementRunner:
-        return self._db
-
-    async def setup(self) -> None:
-        await self._db.upgrade_schema()
-
-    async def close(self) -> None:
-        if self._owns_engine:
-            await self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------
 

@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any, NamedTuple
 
+from ..persistence.input_checks import InputChecks
 from ..runs.clock import parse_iso
 from .base import IF_EXISTS_MODES, SORT_FIELDS, SORT_ORDERS, THREAD_STATUSES, TTL_STRATEGIES, TtlInput
 from .errors import InvalidThreadInputError
@@ -20,10 +21,17 @@ MAX_TTL_MINUTES = 100 * 366 * 24 * 60
 """A century: any longer and the expiry instant would overflow a datetime (year 9999)."""
 
 
-def _one_of(kind: str, value: object, allowed: Sequence[str]) -> str:
-    if not isinstance(value, str) or value not in allowed:
-        raise InvalidThreadInputError(f"Unknown {kind} {value!r}: use one of {', '.join(allowed)}")
-    return value
+_CHECKS = InputChecks(
+    InvalidThreadInputError,
+    sort_fields=SORT_FIELDS,
+    sort_orders=SORT_ORDERS,
+    if_exists_modes=IF_EXISTS_MODES,
+)
+_one_of = _CHECKS.one_of
+check_if_exists = _CHECKS.if_exists
+check_sort = _CHECKS.sort
+check_page = _CHECKS.page
+check_object = _CHECKS.json_object
 
 
 def check_status(status: object) -> str:
@@ -31,38 +39,9 @@ def check_status(status: object) -> str:
     return _one_of("thread status", status, THREAD_STATUSES)
 
 
-def check_if_exists(if_exists: object) -> str:
-    return _one_of("if_exists mode", if_exists, IF_EXISTS_MODES)
-
-
-def check_sort(sort_by: object, sort_order: object) -> tuple[str, bool]:
-    """The sort field and whether the order is descending."""
-    field = _one_of("sort field", sort_by, SORT_FIELDS)
-    return field, _one_of("sort order", sort_order, SORT_ORDERS) == "desc"
-
-
-def check_page(limit: int, offset: int) -> None:
-    for name, value in (("limit", limit), ("offset", offset)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-            raise InvalidThreadInputError(f"{name} must be a non-negative integer, got {value!r}")
-
-
 def check_ids(ids: Sequence[str] | None) -> list[str] | None:
     """A list of thread ids (None filters nothing); a bare string is refused, not split."""
-    if ids is None:
-        return None
-    if isinstance(ids, str | bytes) or not all(isinstance(thread_id, str) for thread_id in ids):
-        raise InvalidThreadInputError(f"ids must be a list of thread id strings, got {ids!r}")
-    return list(ids)
-
-
-def check_object(name: str, value: object) -> dict[str, Any]:
-    """A JSON object argument (metadata, a filter) as a dict; None is the empty object."""
-    if value is None:
-        return {}
-    if not isinstance(value, Mapping):
-        raise InvalidThreadInputError(f"{name} must be a JSON object, got {type(value).__name__}")
-    return dict(value)
+    return _CHECKS.string_list("ids", "a list of thread id strings", ids)
 
 
 class TtlPolicy(NamedTuple):

@@ -28,11 +28,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Engine, Executable
+from sqlalchemy import Executable
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 
-from ...persistence.runner import AsyncEngineRunner, StatementRunner, Step, create_runner
+from ...persistence.runner import StatementRunner, Step
+from ...persistence.sql_store import SqlStore
 from ...persistence.tables import runs
 from ..clock import now, parse_iso
 from ..errors import ThreadBusyError
@@ -96,42 +97,13 @@ def _new_values(run_id: str, fields: Mapping[str, Any], stamp: datetime) -> dict
     return values
 
 
-class SqlRunStore(RunStore):
+class SqlRunStore(SqlStore, RunStore):
     """Run rows in the ``runs`` table of a SQLite or Postgres database."""
 
     def __init__(self, database: AsyncEngine | StatementRunner, *, owns_engine: bool = False) -> None:
-        """A store on ``database``: an async engine, or a runner (``persistence.runner``).
-
-        ``close`` closes it only when ``owns_engine``.
-        """
-        self._db = AsyncEngineRunner(database) if isinstance(database, AsyncEngine) else database
-        self._owns_engine = owns_engine
+        super().__init__(database, owns_engine=owns_engine)
         self._sql = RunStatements(self._db.dialect_name)
         self._leases = LeaseStatements(self._db.dialect_name)
-
-    @classmethod
-    def from_url(cls, url: str, *, busy_timeout_ms: int = 30_000) -> SqlRunStore:
-        """A store on a new runner for ``url`` (see ``create_runner``), which ``close`` closes.
-
-        ``busy_timeout_ms``: how long a SQLite write waits for the lock (in a worker thread).
-        """
-        return cls(create_runner(url, busy_timeout_ms=busy_timeout_ms), owns_engine=True)
-
-    @property
-    def engine(self) -> AsyncEngine | Engine:
-        return self._db.engine
-
-    @property
-    def runner(self) -> StatementRunner:
-        """What runs the statements (``SqliteRunner`` counts its lock fallbacks and checkpoints)."""
-        return self._db
-
-    async def setup(self) -> None:
-        await self._db.upgrade_schema()
-
-    async def close(self) -> None:
-        if self._owns_engine:
-            await self._db.close()
 
     # -- helpers ---------------------------------------------------------------------------
 
