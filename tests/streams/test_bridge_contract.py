@@ -18,6 +18,7 @@ import pytest
 from helpers import wait_until
 from runyard.streams import (
     HEARTBEAT,
+    RUN_DONE_EVENT,
     MemoryStreamBridge,
     StreamBridge,
     StreamClosedError,
@@ -31,12 +32,16 @@ from runyard.streams import (
 DEADLINE = 5.0  # seconds any single wait in these tests may take before it counts as a failure
 DEFAULT_RETENTION = 100
 
-BridgeFactory = Callable[[pytest.FixtureRequest, int], Awaitable[StreamBridge]]
+DEFAULT_THREAD_RETENTION = 30.0
+
+BridgeFactory = Callable[[pytest.FixtureRequest, int, float], Awaitable[StreamBridge]]
 MakeBridge = Callable[..., Awaitable[StreamBridge]]
 
 
-async def memory_bridge(request: pytest.FixtureRequest, retention: int) -> StreamBridge:
-    return MemoryStreamBridge(max_events_per_run=retention)
+async def memory_bridge(
+    request: pytest.FixtureRequest, retention: int, thread_retention: float
+) -> StreamBridge:
+    return MemoryStreamBridge(max_events_per_run=retention, thread_retention=thread_retention)
 
 
 IMPLEMENTATIONS = [
@@ -51,8 +56,10 @@ async def make_bridge(request: pytest.FixtureRequest) -> AsyncIterator[MakeBridg
     factory: BridgeFactory = request.param
     made: list[StreamBridge] = []
 
-    async def make(retention: int = DEFAULT_RETENTION) -> StreamBridge:
-        bridge = await factory(request, retention)
+    async def make(
+        retention: int = DEFAULT_RETENTION, thread_retention: float = DEFAULT_THREAD_RETENTION
+    ) -> StreamBridge:
+        bridge = await factory(request, retention, thread_retention)
         made.append(bridge)
         return bridge
 
@@ -134,7 +141,7 @@ async def publish_many(bridge: StreamBridge, run_id: str, count: int, *, first: 
     return [await bridge.publish(run_id, "values", {"n": n}) for n in range(first, first + count)]
 
 
-def numbers(items: list[StreamItem]) -> list[int]:
+def numbers(items: list[StreamItem] | list[StreamEvent]) -> list[int]:
     """The ``n`` of every event among ``items`` (gaps and heartbeats left out)."""
     return [item.data["n"] for item in items if isinstance(item, StreamEvent)]
 
@@ -553,3 +560,127 @@ async def test_after_close_publish_and_subscribe_raise_and_the_rest_do_nothing(
     await bridge.cleanup(run_id, delay=1)
     await bridge.close()
     assert (await bridge.exists(run_id), await bridge.ended(run_id)) == (False, False)
+
+
+# -- thread logs (invariant 11) -----------------------------------------------------------------
+
+
+@pytest.fixture
+def thread_id() -> str:
+    return f"thread-{uuid.uuid4()}"
+
+
+async def test_thread_subscriber_sees_every_bound_run_then_its_done_marker(
+    bridge: StreamBridge, thread_id: str, start_reader: Callable[..., Reader]
+) -> None:
+    """Two runs of a thread, one after the other: the thread log carries both, each closed by run_done."""
+    reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
+    await wait_until(lambda: _thread_followed(bridge, thread_id), timeout=DEADLINE)
+    first, second = f"run-{uuid.uuid4()}", f"run-{uuid.uuid4()}"
+    for run in (first, second):
+        await bridge.bind_thread(run, thread_id)
+        await publish_many(bridge, run, 2)
+        await bridge.publish_end(run)
+    await reader.until(lambda items: len(_unprobed(items)) == 6)
+    got = _unprobed(reader.items)
+    assert [(e.event, e.data) for e in got] == [
+        ("values", {"n": 0}),
+        ("values", {"n": 1}),
+        (RUN_DONE_EVENT, {"status": "run_done", "run_id": first}),
+        ("values", {"n": 0}),
+        ("values", {"n": 1}),
+        (RUN_DONE_EVENT, {"status": "run_done", "run_id": second}),
+    ]
+    keys = [parse_event_id(e.id) for e in got]
+    assert all(k is not None for k in keys) and keys == sorted(keys) and len(set(keys)) == 6  # type: ignore[type-var]
+    assert not reader.task.done(), "a thread subscription never ends by itself"
+
+
+async def _thread_followed(bridge: StreamBridge, thread_id: str) -> bool:
+    """True once the thread has a log; leaves a ``probe`` event in it."""
+    return await bridge.publish_thread(thread_id, "probe", {}) is not None
+
+
+def _unprobed(items: list[StreamItem]) -> list[StreamEvent]:
+    return [item for item in events(items) if item.event != "probe"]
+
+
+async def test_publish_thread_reaches_subscribers_and_is_dropped_without_a_log(
+    bridge: StreamBridge, thread_id: str, start_reader: Callable[..., Reader]
+) -> None:
+    """A thread event with no thread log is not kept (None); with a subscriber it is delivered."""
+    assert await bridge.publish_thread(thread_id, "state_update", {"n": -1}) is None
+    reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
+    async with asyncio.timeout(DEADLINE):
+        while (event_id := await bridge.publish_thread(thread_id, "state_update", {"n": 1})) is None:
+            await asyncio.sleep(0.01)
+    assert parse_event_id(event_id) is not None
+    await reader.until(lambda items: 1 in numbers(items))
+    assert -1 not in numbers(reader.items)
+
+
+async def test_unbound_runs_never_reach_a_thread_log(
+    bridge: StreamBridge, thread_id: str, run_id: str, start_reader: Callable[..., Reader]
+) -> None:
+    reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
+    await wait_until(lambda: _thread_followed(bridge, thread_id), timeout=DEADLINE)
+    await publish_many(bridge, run_id, 3)
+    await bridge.publish_end(run_id)
+    await bridge.publish_thread(thread_id, "values", {"n": 99})
+    await reader.until(lambda items: 99 in numbers(_unprobed(items)))
+    assert numbers(_unprobed(reader.items)) == [99]
+
+
+async def test_thread_reconnect_within_retention_replays_what_it_missed(
+    bridge: StreamBridge, thread_id: str, run_id: str
+) -> None:
+    """A client that drops and comes back with Last-Event-ID gets the events published meanwhile."""
+    await bridge.bind_thread(run_id, thread_id)
+    subscription = bridge.subscribe_thread(thread_id, heartbeat_interval=None)
+    async with asyncio.timeout(DEADLINE), aclosing(subscription):
+        first = asyncio.ensure_future(anext(subscription))  # the subscription opens the log
+        while await bridge.publish_thread(thread_id, "values", {"n": 0}) is None:
+            await asyncio.sleep(0.01)
+        item = await first
+        assert isinstance(item, StreamEvent) and item.data == {"n": 0}
+        last_seen = item.id
+    await publish_many(bridge, run_id, 3, first=1)  # nobody subscribed, the log is retained
+    resumed = bridge.subscribe_thread(thread_id, last_event_id=last_seen, heartbeat_interval=None)
+    async with asyncio.timeout(DEADLINE), aclosing(resumed):
+        got: list[int] = []
+        async for item in resumed:
+            if isinstance(item, StreamEvent):
+                got.append(item.data["n"])
+            if len(got) == 3:
+                break
+    assert got == [1, 2, 3]
+
+
+async def test_thread_log_goes_after_retention_without_subscribers(
+    make_bridge: MakeBridge, thread_id: str
+) -> None:
+    bridge = await make_bridge(thread_retention=0.05)
+    subscription = bridge.subscribe_thread(thread_id, heartbeat_interval=None)
+    async with asyncio.timeout(DEADLINE), aclosing(subscription):
+        first = asyncio.ensure_future(anext(subscription))
+        while await bridge.publish_thread(thread_id, "values", {"n": 0}) is None:
+            await asyncio.sleep(0.01)
+        await first
+
+    async def gone() -> bool:
+        return await bridge.publish_thread(thread_id, "values", {"n": 1}) is None
+
+    await wait_until(gone, timeout=DEADLINE)
+
+
+async def test_thread_subscription_idles_with_heartbeats_and_close_ends_it(
+    make_bridge: MakeBridge, thread_id: str
+) -> None:
+    bridge = await make_bridge()
+    subscription = bridge.subscribe_thread(thread_id, heartbeat_interval=0.01)
+    async with asyncio.timeout(DEADLINE), aclosing(subscription):
+        assert await anext(subscription) is HEARTBEAT
+        await bridge.close()
+        with pytest.raises(StreamClosedError):
+            await anext(subscription)
+    assert await bridge.publish_thread(thread_id, "values", {}) is None

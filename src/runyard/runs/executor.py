@@ -327,6 +327,8 @@ class RunExecutor:
         cancelled = False
         graph: Any = None
         try:
+            # Before the first event: a thread stream that is followed gets all of the run's.
+            await self.bridge.bind_thread(run_id, record.thread_id)
             await self._publish(run_id, "metadata", {"run_id": run_id, "attempt": record.attempt})
             if self.hooks is not None:
                 await self.hooks.run_started(record)

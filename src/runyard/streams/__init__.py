@@ -6,18 +6,21 @@ dependency (Redis) are imported from their own module only when chosen, never fr
 
 from .base import (
     HEARTBEAT,
+    RUN_DONE_EVENT,
     Heartbeat,
     StreamBridge,
     StreamEvent,
     StreamGap,
     StreamItem,
     parse_event_id,
+    run_done_data,
 )
 from .errors import StreamClosedError, StreamEndedError, StreamError
 from .memory import MemoryStreamBridge
 
 __all__ = [
     "HEARTBEAT",
+    "RUN_DONE_EVENT",
     "Heartbeat",
     "MemoryStreamBridge",
     "StreamBridge",
@@ -28,4 +31,5 @@ __all__ = [
     "StreamGap",
     "StreamItem",
     "parse_event_id",
+    "run_done_data",
 ]

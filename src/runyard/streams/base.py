@@ -53,6 +53,19 @@ against every implementation):
     nothing (they usually run in ``finally`` blocks during shutdown), ``exists``/``ended`` are
     False.
 
+11. **Thread logs.** ``bind_thread`` ties a run to its thread. While a thread log exists, every
+    event published for a run bound to that thread is appended to it too (under a thread-log id:
+    ids are issued per log, with invariant 1), and ``publish_end`` of such a run appends
+    ``RUN_DONE_EVENT`` with ``run_done_data(run_id)``; ``publish_thread`` appends a thread-level
+    event (``state_update``). ``subscribe_thread`` reads the thread log like a run's (invariants 2,
+    3, 4, 5, 8), never ends on its own (only cleanup-by-close, ``StreamClosedError``), and
+    creates the log when there is none. A thread log lives from its first subscription until
+    ``thread_retention`` seconds after its last subscription closed, so a client that
+    reconnects with ``Last-Event-ID`` within that time misses nothing. While no thread log
+    exists, run and thread events are not kept for it (``publish_thread`` returns None): an
+    implementation may keep more, never less. That is what makes the thread stream free on the
+    hot path when nobody follows a thread.
+
 Data: an event's ``data`` must be encodable as JSON by orjson (SSE framing and cross-process
 bridges encode it). An in-process bridge may keep a reference instead of a copy, so a publisher
 must not mutate ``data`` after publishing, and readers share it read-only.
@@ -103,6 +116,15 @@ HEARTBEAT = Heartbeat()
 """The one ``Heartbeat`` instance subscriptions yield."""
 
 StreamItem: TypeAlias = StreamEvent | StreamGap | Heartbeat
+
+
+RUN_DONE_EVENT = "metadata"
+"""The thread-log event that marks the end of one of the thread's runs (langgraph-api's name)."""
+
+
+def run_done_data(run_id: str) -> dict[str, str]:
+    """The payload of ``RUN_DONE_EVENT``: ``{"status": "run_done", "run_id": ...}``."""
+    return {"status": "run_done", "run_id": run_id}
 
 
 def parse_event_id(event_id: str) -> tuple[int, int] | None:
@@ -197,3 +219,32 @@ class StreamBridge(ABC):
     @abstractmethod
     async def close(self) -> None:
         """Release everything and end every subscription with ``StreamClosedError`` (invariant 10)."""
+
+    @abstractmethod
+    async def bind_thread(self, run_id: str, thread_id: str) -> None:
+        """Tie ``run_id`` to ``thread_id``: its later events also reach the thread's log (invariant 11).
+
+        Call it before the run's first event. A no-op after ``close``.
+        """
+
+    @abstractmethod
+    async def publish_thread(self, thread_id: str, event: str, data: Any) -> str | None:
+        """Append a thread-level event to the thread's log; its id, or None when no log exists.
+
+        Never waits for subscribers. None after ``close``.
+        """
+
+    @abstractmethod
+    def subscribe_thread(
+        self,
+        thread_id: str,
+        *,
+        last_event_id: str | None = None,
+        heartbeat_interval: float | None = 15.0,
+    ) -> AsyncGenerator[StreamItem, None]:
+        """Read the thread's log: retained events after ``last_event_id``, then live ones.
+
+        Like ``subscribe`` (gaps, heartbeats, cursor rules), except that it never stops by
+        itself; ``StreamClosedError`` after ``close``. Creates the thread log when there is none
+        and keeps it ``thread_retention`` seconds after the last subscription closes.
+        """
