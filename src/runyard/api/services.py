@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from ..config import Settings
@@ -26,6 +27,8 @@ from ..streams.memory import MemoryStreamBridge
 from ..threads.base import ThreadStore
 from ..threads.sql import SqlThreadStore
 from .thread_hooks import ThreadHooks
+from .thread_sweeper import ThreadSweeper
+from .thread_ttl import ThreadTtlConfig, thread_ttl_config
 
 logger = logging.getLogger(__name__)
 
@@ -42,6 +45,7 @@ class Services:
     threads: ThreadStore
     checkpointer: Any
     store: Any = None
+    thread_ttl: ThreadTtlConfig = field(default_factory=ThreadTtlConfig)
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -59,7 +63,8 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         # contend for the lock. Its setup is the run store's (one migration covers both tables),
         # and the run store closes the runner, after everything that writes to either store.
         threads = SqlThreadStore.from_runner(run_store.runner)
-        bridge = MemoryStreamBridge()
+        thread_ttl = thread_ttl_config(graphs.config.checkpointer, os.environ)
+        bridge = MemoryStreamBridge(thread_retention=settings.stream_retention)
         stack.push_async_callback(bridge.close)
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.database_url, sqlite_path=settings.checkpoint_path)
@@ -77,8 +82,12 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         )
         executor.hooks = ThreadHooks(threads, manager, executor)
         services = Services(settings, graphs, manager, executor, bridge, threads, checkpointer)
+        services.thread_ttl = thread_ttl
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
+        sweeper = ThreadSweeper(services, thread_ttl)
+        await sweeper.start()
+        stack.push_async_callback(sweeper.stop)  # stops before the drain
         await executor.start()
         adopted = await manager.adopt_orphaned_runs(before=started_at, max_attempts=settings.max_attempts)
         for record in adopted:

@@ -41,7 +41,12 @@ class ThreadTtlConfig:
 
 
 def _positive(where: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value) or value <= 0:
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, int | float)
+        or not math.isfinite(value)
+        or value <= 0
+    ):
         raise ConfigError(f"{where}: must be a positive number of minutes, got {value!r}")
     return float(value)
 
@@ -83,7 +88,9 @@ def thread_ttl_config(checkpointer: Mapping[str, Any] | None, env: Mapping[str, 
         try:
             minutes = float(raw_env)
         except ValueError as exc:
-            raise ConfigError(f"LANGGRAPH_THREAD_TTL: a number of minutes or a JSON object, got {raw_env!r}") from exc
+            raise ConfigError(
+                f"LANGGRAPH_THREAD_TTL: a number of minutes or a JSON object, got {raw_env!r}"
+            ) from exc
         return ThreadTtlConfig(default_ttl=_positive("LANGGRAPH_THREAD_TTL", minutes))
     raw = (checkpointer or {}).get("ttl")
     return ThreadTtlConfig() if raw is None else _parse("checkpointer.ttl", raw)

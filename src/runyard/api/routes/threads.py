@@ -1,19 +1,36 @@
-"""Threads: create, read, update, delete, search, count, state and history."""
+"""Threads: create, read, update, delete, search, count, copy, prune, state, history and the
+thread stream."""
 
 from __future__ import annotations
 
-import asyncio
 import re
+from collections.abc import AsyncIterator
+from contextlib import aclosing
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi.responses import StreamingResponse
 from pydantic import Field, field_validator
 
-from ..errors import NotFound, Unprocessable
-from ..models import Checkpoint, Strict, ThreadCount, ThreadCreate, ThreadPatch, ThreadSearch, ThreadTtl
+from ...streams.base import RUN_DONE_EVENT, StreamEvent
+from ...streams.errors import StreamClosedError
+from ...streams.sse import format_item
+from ..errors import BadRequest, NotFound, Unprocessable
+from ..models import (
+    Checkpoint,
+    Strict,
+    ThreadCount,
+    ThreadCreate,
+    ThreadPatch,
+    ThreadPrune,
+    ThreadSearch,
+    ThreadTtl,
+)
 from ..services import Services
-from ..state import get_history, get_state, update_state
+from ..state import STATE_UPDATE_EVENT, apply_supersteps, get_history, get_state, update_state
+from ..streaming import SSE_HEADERS, SSE_MEDIA_TYPE
+from ..thread_ops import copy_thread, delete_thread, prune_threads
 
 router = APIRouter(tags=["threads"])
 METADATA_KEY = re.compile(r"^[A-Za-z0-9_.-]+$")
@@ -33,15 +50,19 @@ def _ttl(raw: ThreadTtl | float | None) -> dict[str, Any] | None:
     return raw.model_dump()
 
 
-def thread_json(row: dict[str, Any]) -> dict[str, Any]:
-    return {key: value for key, value in row.items() if key not in ("user_id",)}
+def thread_json(row: dict[str, Any], *, include_ttl: bool = False) -> dict[str, Any]:
+    """The Thread body: the row without ``user_id``, and ``ttl`` only when asked for
+    (``?include=ttl``), in langgraph-api's shape ``{strategy, ttl_minutes, expires_at}``."""
+    out = {key: value for key, value in row.items() if key not in ("user_id", "ttl")}
+    ttl = row.get("ttl")
+    if include_ttl and ttl is not None:
+        out["ttl"] = {"strategy": ttl["strategy"], "ttl_minutes": ttl["ttl"], "expires_at": ttl["expires_at"]}
+    return out
 
 
 @router.post("/threads")
 async def create_thread(body: ThreadCreate, request: Request) -> dict[str, Any]:
     services = _services(request)
-    if body.supersteps:
-        raise Unprocessable("Not supported by runyard yet: supersteps")
     thread_id = body.thread_id
     if thread_id is not None:
         try:
@@ -51,10 +72,33 @@ async def create_thread(body: ThreadCreate, request: Request) -> dict[str, Any]:
     metadata = dict(body.metadata or {})
     if body.graph_id:
         metadata.setdefault("graph_id", body.graph_id)
-    row = await services.threads.create(
-        thread_id, metadata=metadata, if_exists=body.if_exists, ttl=_ttl(body.ttl)
-    )
+    supersteps = [step.model_dump(exclude_none=True) for step in body.supersteps or []]
+    graph_id = metadata.get("graph_id")
+    if supersteps and graph_id not in services.graphs:
+        # Checked before anything is written: langgraph-api creates the thread, then fails.
+        known = ", ".join(services.graphs.graph_ids)
+        raise BadRequest(
+            f"supersteps need the thread's graph: set metadata.graph_id (or graph_id) to one of {known}"
+            if graph_id is None
+            else f"supersteps: unknown graph_id {graph_id!r}; graphs: {known}"
+        )
+    existed = thread_id is not None and await services.threads.get(thread_id) is not None
+    ttl = _ttl(body.ttl) or services.thread_ttl.default_for_new_thread()
+    row = await services.threads.create(thread_id, metadata=metadata, if_exists=body.if_exists, ttl=ttl)
+    if supersteps:
+        try:
+            await apply_supersteps(services, row["thread_id"], str(graph_id), supersteps)
+        except BaseException:
+            if not existed:  # nothing half-made stays behind
+                await delete_thread(services, row["thread_id"])
+            raise
+        row = await services.threads.get(row["thread_id"]) or row
     return thread_json(row)
+
+
+@router.post("/threads/prune")
+async def prune(body: ThreadPrune, request: Request) -> dict[str, int]:
+    return {"pruned_count": await prune_threads(_services(request), body.thread_ids, body.strategy)}
 
 
 @router.post("/threads/search")
@@ -86,40 +130,103 @@ async def count_threads(body: ThreadCount, request: Request) -> int:
     )
 
 
+_INCLUDABLE = ("ttl",)
+
+
 @router.get("/threads/{thread_id}")
-async def get_thread(thread_id: UUID, request: Request) -> dict[str, Any]:
+async def get_thread(thread_id: UUID, request: Request, include: str | None = None) -> dict[str, Any]:
+    fields = [part.strip() for part in (include or "").split(",") if part.strip()]
+    unknown = [name for name in fields if name not in _INCLUDABLE]
+    if unknown:
+        raise Unprocessable(f"include: unknown field(s) {', '.join(unknown)}; use {', '.join(_INCLUDABLE)}")
     row = await _services(request).threads.get(str(thread_id))
     if row is None:
         raise NotFound(f"Thread {thread_id} not found")
-    return thread_json(row)
+    return thread_json(row, include_ttl="ttl" in fields)
 
 
-@router.patch("/threads/{thread_id}")
-async def patch_thread(thread_id: UUID, body: ThreadPatch, request: Request) -> dict[str, Any]:
+@router.patch("/threads/{thread_id}", response_model=None)
+async def patch_thread(
+    thread_id: UUID, body: ThreadPatch, request: Request, prefer: Annotated[str | None, Header()] = None
+) -> dict[str, Any] | Response:
     row = await _services(request).threads.update(str(thread_id), metadata=body.metadata, ttl=_ttl(body.ttl))
     if row is None:
         raise NotFound(f"Thread {thread_id} not found")
+    if prefer == "return=minimal":
+        return Response(status_code=204)
     return thread_json(row)
 
 
 @router.delete("/threads/{thread_id}", status_code=204)
-async def delete_thread(thread_id: UUID, request: Request) -> Response:
+async def delete(thread_id: UUID, request: Request) -> Response:
+    if not await delete_thread(_services(request), str(thread_id)):
+        raise NotFound(f"Thread {thread_id} not found")
+    return Response(status_code=204)
+
+
+@router.post("/threads/{thread_id}/copy")
+async def copy(thread_id: UUID, request: Request) -> dict[str, Any]:
+    row = await copy_thread(_services(request), str(thread_id))
+    if row is None:
+        raise NotFound(f"Thread {thread_id} not found")
+    return thread_json(row)
+
+
+THREAD_STREAM_MODES = ("run_modes", "lifecycle", "state_update")
+
+
+def _thread_stream_modes(raw: list[str]) -> set[str]:
+    modes = {part.strip() for value in raw for part in value.split(",") if part.strip()}
+    unknown = sorted(modes - set(THREAD_STREAM_MODES))
+    if unknown:
+        raise Unprocessable(
+            f"Invalid stream mode(s) {', '.join(unknown)}: use {', '.join(THREAD_STREAM_MODES)}"
+        )
+    return modes or {"run_modes"}
+
+
+def _thread_event_wanted(item: StreamEvent, modes: set[str]) -> bool:
+    """langgraph-api's filter: run events for ``run_modes``, ``state_update`` for itself, and
+    for ``lifecycle`` the ``metadata`` events that open (run id and attempt) and close a run."""
+    if item.event == STATE_UPDATE_EVENT:
+        return "state_update" in modes
+    if "run_modes" in modes:
+        return True
+    if "lifecycle" in modes and item.event == RUN_DONE_EVENT and isinstance(item.data, dict):
+        return item.data.get("status") == "run_done" or {"run_id", "attempt"} <= item.data.keys()
+    return False
+
+
+@router.get("/threads/{thread_id}/stream")
+async def join_thread_stream(
+    thread_id: UUID,
+    request: Request,
+    stream_modes: Annotated[list[str] | None, Query()] = None,
+    stream_mode: Annotated[list[str] | None, Query(description="the SDK's name for stream_modes")] = None,
+    last_event_id: Annotated[str | None, Header(alias="Last-Event-ID")] = None,
+) -> StreamingResponse:
+    """Every event of every run on the thread, and ``state_update`` after a state write, from
+    now (or after ``Last-Event-ID``) until the client leaves."""
     services = _services(request)
+    modes = _thread_stream_modes([*(stream_modes or []), *(stream_mode or [])])
     tid = str(thread_id)
     if await services.threads.get(tid) is None:
         raise NotFound(f"Thread {thread_id} not found")
-    records = await services.manager.list_by_thread(tid, limit=100_000)
-    for record in records:
-        if record.status.is_active:
-            await services.manager.cancel(record.run_id)
-    services.executor.wake()  # runs cancelled before they started leave the queue now
-    for record in records:
-        if record.task is not None and not record.task.done():
-            await asyncio.wait([record.task])
-        await services.manager.delete(record.run_id)
-    await services.checkpointer.adelete_thread(tid)
-    await services.threads.delete(tid)
-    return Response(status_code=204)
+    subscription = services.bridge.subscribe_thread(
+        tid, last_event_id=last_event_id or None, heartbeat_interval=services.settings.heartbeat_interval
+    )
+
+    async def body() -> AsyncIterator[bytes]:
+        async with aclosing(subscription) as items:
+            try:
+                async for item in items:
+                    if isinstance(item, StreamEvent) and not _thread_event_wanted(item, modes):
+                        continue
+                    yield format_item(item, with_id=True)
+            except StreamClosedError:
+                return
+
+    return StreamingResponse(body(), media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
 
 
 @router.get("/threads/{thread_id}/state")
