@@ -86,7 +86,11 @@ async def create_run(
                     f"Thread {thread_id} not found. Create it first, or pass if_not_exists='create'."
                 )
             await services.threads.create(
-                thread_id, metadata={"graph_id": graph_id}, user_id=user_id, if_exists="do_nothing"
+                thread_id,
+                metadata={"graph_id": graph_id},
+                user_id=user_id,
+                if_exists="do_nothing",
+                ttl=services.thread_ttl.default_for_new_thread(),
             )
         else:
             resuming = body.command is not None and body.command.resume is not None

@@ -35,6 +35,31 @@ EMPTY_STATE: dict[str, Any] = {
 }
 
 
+STATE_FIELDS = tuple(EMPTY_STATE)
+
+
+def select_state(state: dict[str, Any], select: list[str] | None) -> dict[str, Any]:
+    """The fields of a ThreadState the client asked for (the SDK's ``select``): field names, or
+    ``values.<key>`` for one state key."""
+    if not select:
+        return state
+    out: dict[str, Any] = {}
+    for field in select:
+        if field.startswith("values.") and field != "values.":
+            key = field.removeprefix("values.")
+            values = state.get("values")
+            picked = out.setdefault("values", {}) if "values" not in select else None
+            if picked is not None and isinstance(values, dict) and key in values:
+                picked[key] = values[key]
+        elif field in STATE_FIELDS:
+            out[field] = state[field]
+        else:
+            raise Unprocessable(
+                f"select: unknown field {field!r}; use {', '.join(STATE_FIELDS)} or values.<key>"
+            )
+    return out
+
+
 def _checkpoint_of(config: RunnableConfig | None) -> dict[str, Any] | None:
     if not config:
         return None
@@ -110,8 +135,11 @@ async def get_state(
     async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
         with _bad_input_is_400(thread_id):
             snapshot = await graph.aget_state(config, subgraphs=subgraphs)
-    # Without a saved checkpoint LangGraph echoes the config it was given, with no checkpoint_id.
-    saved = bool(snapshot.config and snapshot.config.get("configurable", {}).get("checkpoint_id"))
+    # Without a saved checkpoint LangGraph echoes the config it was given (with the checkpoint_id
+    # asked for, if any) and no creation time.
+    saved = snapshot.created_at is not None and bool(
+        snapshot.config and snapshot.config.get("configurable", {}).get("checkpoint_id")
+    )
     if checkpoint and checkpoint.get("checkpoint_id") and not saved:
         raise NotFound(f"Checkpoint {checkpoint['checkpoint_id']} not found on thread {thread_id}")
     if not saved:

@@ -28,7 +28,14 @@ from ..models import (
     ThreadTtl,
 )
 from ..services import Services
-from ..state import STATE_UPDATE_EVENT, apply_supersteps, get_history, get_state, update_state
+from ..state import (
+    STATE_UPDATE_EVENT,
+    apply_supersteps,
+    get_history,
+    get_state,
+    select_state,
+    update_state,
+)
 from ..streaming import SSE_HEADERS, SSE_MEDIA_TYPE
 from ..thread_ops import copy_thread, delete_thread, prune_threads
 
@@ -119,6 +126,9 @@ async def search_threads(body: ThreadSearch, request: Request) -> list[dict[str,
         raise Unprocessable(str(exc)) from exc
     out = [thread_json(r) for r in rows]
     if body.select:
+        unknown = [name for name in body.select if name not in SELECTABLE]
+        if unknown:
+            raise Unprocessable(f"select: unknown field(s) {', '.join(unknown)}; use {', '.join(SELECTABLE)}")
         out = [{k: v for k, v in r.items() if k in body.select} for r in out]
     return out
 
@@ -131,6 +141,18 @@ async def count_threads(body: ThreadCount, request: Request) -> int:
 
 
 _INCLUDABLE = ("ttl",)
+SELECTABLE = (
+    "thread_id",
+    "created_at",
+    "updated_at",
+    "state_updated_at",
+    "metadata",
+    "config",
+    "status",
+    "values",
+    "interrupts",
+)
+"""The Thread fields a search may ``select`` (langgraph-api's list)."""
 
 
 @router.get("/threads/{thread_id}")
@@ -187,14 +209,11 @@ def _thread_stream_modes(raw: list[str]) -> set[str]:
 
 def _thread_event_wanted(item: StreamEvent, modes: set[str]) -> bool:
     """langgraph-api's filter: run events for ``run_modes``, ``state_update`` for itself, and
-    for ``lifecycle`` the ``metadata`` events that open (run id and attempt) and close a run."""
+    for ``lifecycle`` the ``metadata`` events, which open (run id, attempt) and close (run_done)
+    each run: the executor sends no other ``metadata``."""
     if item.event == STATE_UPDATE_EVENT:
         return "state_update" in modes
-    if "run_modes" in modes:
-        return True
-    if "lifecycle" in modes and item.event == RUN_DONE_EVENT and isinstance(item.data, dict):
-        return item.data.get("status") == "run_done" or {"run_id", "attempt"} <= item.data.keys()
-    return False
+    return "run_modes" in modes or ("lifecycle" in modes and item.event == RUN_DONE_EVENT)
 
 
 @router.get("/threads/{thread_id}/stream")
@@ -229,38 +248,47 @@ async def join_thread_stream(
     return StreamingResponse(body(), media_type=SSE_MEDIA_TYPE, headers=SSE_HEADERS)
 
 
+Select = Annotated[list[str] | None, Query(description="fields to return; values.<key> for one key")]
+
+
 @router.get("/threads/{thread_id}/state")
-async def thread_state(thread_id: UUID, request: Request, subgraphs: bool = False) -> dict[str, Any]:
-    return await get_state(_services(request), str(thread_id), subgraphs=subgraphs)
+async def thread_state(
+    thread_id: UUID, request: Request, subgraphs: bool = False, select: Select = None
+) -> dict[str, Any]:
+    state = await get_state(_services(request), str(thread_id), subgraphs=subgraphs)
+    return select_state(state, select)
 
 
 @router.get("/threads/{thread_id}/state/{checkpoint_id}")
 async def thread_state_at(
-    thread_id: UUID, checkpoint_id: UUID, request: Request, subgraphs: bool = False
+    thread_id: UUID, checkpoint_id: UUID, request: Request, subgraphs: bool = False, select: Select = None
 ) -> dict[str, Any]:
-    return await get_state(
+    state = await get_state(
         _services(request),
         str(thread_id),
         checkpoint={"checkpoint_id": str(checkpoint_id)},
         subgraphs=subgraphs,
     )
+    return select_state(state, select)
 
 
 class _CheckpointBody(Strict):
     checkpoint: Checkpoint
     subgraphs: bool = False
+    select: list[str] | None = None
 
 
 @router.post("/threads/{thread_id}/state/checkpoint")
 async def thread_state_at_checkpoint(
     thread_id: UUID, body: _CheckpointBody, request: Request
 ) -> dict[str, Any]:
-    return await get_state(
+    state = await get_state(
         _services(request),
         str(thread_id),
         checkpoint=body.checkpoint.model_dump(exclude_none=True),
         subgraphs=body.subgraphs,
     )
+    return select_state(state, body.select)
 
 
 class _StateUpdate(Strict):
@@ -299,6 +327,7 @@ class _HistoryBody(Strict):
         json_schema_extra={"propertyNames": {"pattern": METADATA_KEY.pattern}},
     )
     checkpoint: Checkpoint | None = None
+    select: list[str] | None = None
 
     @field_validator("metadata")
     @classmethod
@@ -321,7 +350,7 @@ def _before(raw: Checkpoint | _CheckpointConfig | str | None) -> dict[str, Any] 
 
 @router.post("/threads/{thread_id}/history")
 async def thread_history(thread_id: UUID, body: _HistoryBody, request: Request) -> list[dict[str, Any]]:
-    return await get_history(
+    states = await get_history(
         _services(request),
         str(thread_id),
         limit=body.limit,
@@ -329,6 +358,7 @@ async def thread_history(thread_id: UUID, body: _HistoryBody, request: Request) 
         metadata=body.metadata,
         checkpoint=body.checkpoint.model_dump(exclude_none=True) if body.checkpoint else None,
     )
+    return [select_state(state, body.select) for state in states]
 
 
 @router.get("/threads/{thread_id}/history")
