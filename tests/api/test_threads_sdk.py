@@ -210,7 +210,9 @@ async def test_state_history_and_a_run_from_an_earlier_checkpoint(server: Server
         raw = await http.get(
             f"/threads/{tid}/history", params={"limit": 100, "before": state["checkpoint"]["checkpoint_id"]}
         )
+        latest = await http.get(f"/threads/{tid}/history")  # langgraph-api's default limit: 1
     assert raw.status_code == 200 and raw.json() == history[1:]
+    assert latest.json() == history[:1]
 
     updated = await client.threads.update_state(
         tid, {"messages": [{"role": "user", "content": "edited"}]}, as_node="step_1", checkpoint_id=cid
@@ -357,6 +359,7 @@ async def test_prune_refuses_bad_ids_and_strategies(server: ServerProcess) -> No
 
 async def test_a_thread_with_an_expired_ttl_is_swept_with_its_runs(client: Any) -> None:
     tid = (await client.threads.create(ttl=SWEEP_MINUTES))["thread_id"]
+    await client.runs.wait(tid, "bench_fast", input=_hi())
     shown = await client.threads.get(tid, include=["ttl"])
     assert shown["ttl"]["strategy"] == "delete" and shown["ttl"]["ttl_minutes"] == SWEEP_MINUTES
     assert shown["ttl"]["expires_at"] > shown["created_at"]
@@ -369,6 +372,9 @@ async def test_a_thread_with_an_expired_ttl_is_swept_with_its_runs(client: Any) 
         return False
 
     await _until(gone, "the expired thread to be swept")
+    await client.threads.create(thread_id=tid)  # the same id again: no run or checkpoint is left
+    assert await client.runs.list(tid) == []
+    assert await client.threads.get_history(tid) == []
 
 
 async def test_keep_latest_ttl_prunes_history_and_keeps_the_thread(client: Any) -> None:

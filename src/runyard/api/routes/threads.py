@@ -319,7 +319,7 @@ class _CheckpointConfig(Strict):
 
 
 class _HistoryBody(Strict):
-    limit: int = Field(default=10, ge=1, le=1000)
+    limit: int = Field(default=1, ge=1, le=1000)  # langgraph-api's default; the SDK always sends one
     before: Checkpoint | _CheckpointConfig | str | None = None
     metadata: dict[str, Any] | None = Field(
         default=None,
@@ -365,7 +365,7 @@ async def thread_history(thread_id: UUID, body: _HistoryBody, request: Request) 
 async def thread_history_get(
     thread_id: UUID,
     request: Request,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 10,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 1,
     before: str | None = None,
 ) -> list[dict[str, Any]]:
     return await get_history(_services(request), str(thread_id), limit=limit, before=_before(before))
