@@ -151,6 +151,31 @@ async def test_search_and_count_by_every_filter(client: Any) -> None:
     assert await client.threads.count(metadata={"tag": tag}, values={"messages": [{"content": "hi"}]}) == 1
 
 
+async def test_search_extracts_paths_and_pages_with_headers(server: ServerProcess, client: Any) -> None:
+    tag = str(uuid.uuid4())
+    tid = (await client.threads.create(metadata={"tag": tag, "owner": {"name": "ann"}}))["thread_id"]
+    await client.threads.create(metadata={"tag": tag})
+    await client.runs.wait(tid, "bench_fast", input=_hi())
+    found = await client.threads.search(
+        metadata={"tag": tag, "owner": {"name": "ann"}},
+        select=["thread_id"],
+        extract={
+            "last": "values.messages[-1].content",
+            "owner": "metadata.owner.name",
+            "nothing": "values.x[3]",
+        },
+    )
+    assert found == [{"thread_id": tid, "extracted": {"last": "step 3", "owner": "ann", "nothing": None}}]
+    for extract in ({"thread_id": "values.x"}, {"x": "status"}, {"x": "values..y"}, {"bad-name": "values"}):
+        with pytest.raises(UnprocessableEntityError):
+            await client.threads.search(extract=extract)
+    async with httpx.AsyncClient(base_url=server.url) as http:
+        first = await http.post("/threads/search", json={"metadata": {"tag": tag}, "limit": 1})
+        last = await http.post("/threads/search", json={"metadata": {"tag": tag}, "limit": 1, "offset": 1})
+    assert first.headers["X-Pagination-Next"] == "1" and first.headers["X-Pagination-Total"] == "2"
+    assert "X-Pagination-Next" not in last.headers and last.headers["X-Pagination-Total"] == "2"
+
+
 async def test_search_refuses_an_unknown_sort_field_by_name(client: Any) -> None:
     with pytest.raises(UnprocessableEntityError) as caught:
         await client.threads.search(sort_by="colour")

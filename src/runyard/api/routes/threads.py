@@ -17,6 +17,7 @@ from ...streams.base import RUN_DONE_EVENT, StreamEvent
 from ...streams.errors import StreamClosedError
 from ...streams.sse import format_item
 from ..errors import BadRequest, NotFound, Unprocessable
+from ..extract import check_extract, extract_value
 from ..models import (
     Checkpoint,
     Strict,
@@ -109,27 +110,41 @@ async def prune(body: ThreadPrune, request: Request) -> dict[str, int]:
 
 
 @router.post("/threads/search")
-async def search_threads(body: ThreadSearch, request: Request) -> list[dict[str, Any]]:
+async def search_threads(body: ThreadSearch, request: Request, response: Response) -> list[dict[str, Any]]:
+    """One page of threads; ``X-Pagination-Total`` and ``X-Pagination-Next`` as langgraph-api sets them."""
     services = _services(request)
+    unknown = [name for name in body.select or () if name not in SELECTABLE]
+    if unknown:
+        raise Unprocessable(f"select: unknown field(s) {', '.join(unknown)}; use {', '.join(SELECTABLE)}")
+    paths = check_extract(body.extract, SELECTABLE) if body.extract else {}
     try:
         rows = await services.threads.search(
             ids=body.ids,
             metadata=body.metadata,
             values=body.values,
             status=body.status,
-            limit=body.limit,
+            limit=body.limit + 1,  # one more tells whether a next page exists
             offset=body.offset,
             sort_by=body.sort_by or "created_at",
             sort_order=body.sort_order or "desc",
         )
     except ValueError as exc:
         raise Unprocessable(str(exc)) from exc
-    out = [thread_json(r) for r in rows]
-    if body.select:
-        unknown = [name for name in body.select if name not in SELECTABLE]
-        if unknown:
-            raise Unprocessable(f"select: unknown field(s) {', '.join(unknown)}; use {', '.join(SELECTABLE)}")
-        out = [{k: v for k, v in r.items() if k in body.select} for r in out]
+    if len(rows) > body.limit:
+        rows = rows[: body.limit]
+        next_offset = body.offset + body.limit
+        response.headers["X-Pagination-Total"] = str(next_offset + 1)
+        response.headers["X-Pagination-Next"] = str(next_offset)
+    else:
+        response.headers["X-Pagination-Total"] = str(body.offset + len(rows))
+    out = []
+    for row in rows:
+        thread = thread_json(row)
+        if body.select:
+            thread = {key: value for key, value in thread.items() if key in body.select}
+        if paths:
+            thread["extracted"] = {alias: extract_value(row, path) for alias, path in paths.items()}
+        out.append(thread)
     return out
 
 
