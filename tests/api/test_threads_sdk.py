@@ -195,7 +195,10 @@ async def test_thread_body_follows_its_runs(client: Any) -> None:
     await client.runs.wait(tid, "hitl", input={"topic": "tests"})
     stored = await client.threads.get(tid)
     assert stored["status"] == "interrupted"
-    ((interrupt,),) = stored["interrupts"].values()
+    ((task_id, (interrupt,)),) = stored["interrupts"].items()
+    assert (
+        task_id == (await client.threads.get_state(tid))["tasks"][0]["id"]
+    )  # keyed by task, as langgraph-api
     assert interrupt["value"]["draft"].startswith("A short note about tests")
     assert stored["values"]["draft"] == interrupt["value"]["draft"]
     await client.runs.wait(tid, "hitl", command={"resume": "approve"})

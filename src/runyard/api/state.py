@@ -18,7 +18,7 @@ from ..runs.executor import graph_input
 from ..runs.serde import to_jsonable
 from .errors import BadRequest, Conflict, NotFound, Unprocessable
 from .services import Services
-from .thread_hooks import interrupts_by_id
+from .thread_hooks import interrupts_by_task
 
 STATE_UPDATE_EVENT = "state_update"
 """The thread-stream event sent after a state write: ``{"state": ThreadState, "thread_id": ...}``."""
@@ -191,7 +191,7 @@ async def _after_write(services: Services, thread_id: str, graph: Any) -> None:
         thread_id,
         "interrupted" if snapshot.next else "idle",
         values=to_jsonable(values),
-        interrupts=interrupts_by_id(list(snapshot.interrupts)),
+        interrupts=interrupts_by_task(snapshot.tasks),
     )
     await services.bridge.publish_thread(
         thread_id, STATE_UPDATE_EVENT, {"state": snapshot_json(snapshot), "thread_id": thread_id}
