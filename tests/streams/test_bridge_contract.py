@@ -599,14 +599,13 @@ async def test_thread_subscriber_sees_every_bound_run_then_its_done_marker(
 ) -> None:
     """Two runs of a thread, one after the other: the thread log carries both, each closed by run_done."""
     reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
-    await wait_until(lambda: _thread_followed(bridge, thread_id), timeout=DEADLINE)
     first, second = f"run-{uuid.uuid4()}", f"run-{uuid.uuid4()}"
     for run in (first, second):
         await bridge.bind_thread(run, thread_id)
         await publish_many(bridge, run, 2)
         await bridge.publish_end(run)
-    await reader.until(lambda items: len(_unprobed(items)) == 6)
-    got = _unprobed(reader.items)
+    await reader.until(lambda items: len(events(items)) == 6)
+    got = events(reader.items)
     assert [(e.event, value(e)) for e in got] == [
         ("values", {"n": 0}),
         ("values", {"n": 1}),
@@ -616,43 +615,42 @@ async def test_thread_subscriber_sees_every_bound_run_then_its_done_marker(
         (RUN_DONE_EVENT, {"status": "run_done", "run_id": second}),
     ]
     keys = [parse_event_id(e.id) for e in got]
-    assert all(k is not None for k in keys) and keys == sorted(keys) and len(set(keys)) == 6  # type: ignore[type-var]
+    assert None not in keys and keys == sorted(keys) and len(set(keys)) == 6  # type: ignore[type-var]
     assert not reader.task.done(), "a thread subscription never ends by itself"
 
 
-async def _thread_followed(bridge: StreamBridge, thread_id: str) -> bool:
-    """True once the thread has a log; leaves a ``probe`` event in it."""
-    return await bridge.publish_thread(thread_id, "probe", {}) is not None
-
-
-def _unprobed(items: list[StreamItem]) -> list[StreamEvent]:
-    return [item for item in events(items) if item.event != "probe"]
-
-
-async def test_publish_thread_reaches_subscribers_and_is_dropped_without_a_log(
+async def test_a_fresh_thread_subscription_sees_only_what_comes_after_it(
     bridge: StreamBridge, thread_id: str, start_reader: Callable[..., Reader]
 ) -> None:
-    """A thread event with no thread log is not kept (None); with a subscriber it is delivered."""
+    """Without Last-Event-ID nothing retained is replayed, even while another client holds the log."""
+    start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
+    assert await bridge.publish_thread(thread_id, "values", {"n": 0}) is not None
+    late = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
+    await bridge.publish_thread(thread_id, "values", {"n": 1})
+    await late.until(lambda items: 1 in numbers(items))
+    assert numbers(late.items) == [1]
+
+
+async def test_publish_thread_is_dropped_without_a_log_and_kept_with_one(
+    bridge: StreamBridge, thread_id: str, start_reader: Callable[..., Reader]
+) -> None:
     assert await bridge.publish_thread(thread_id, "state_update", {"n": -1}) is None
     reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
-    async with asyncio.timeout(DEADLINE):
-        while (event_id := await bridge.publish_thread(thread_id, "state_update", {"n": 1})) is None:
-            await asyncio.sleep(0.01)
-    assert parse_event_id(event_id) is not None
+    event_id = await bridge.publish_thread(thread_id, "state_update", {"n": 1})
+    assert event_id is not None and parse_event_id(event_id) is not None
     await reader.until(lambda items: 1 in numbers(items))
-    assert -1 not in numbers(reader.items)
+    assert numbers(reader.items) == [1]
 
 
 async def test_unbound_runs_never_reach_a_thread_log(
     bridge: StreamBridge, thread_id: str, run_id: str, start_reader: Callable[..., Reader]
 ) -> None:
     reader = start_reader(bridge.subscribe_thread(thread_id, heartbeat_interval=None))
-    await wait_until(lambda: _thread_followed(bridge, thread_id), timeout=DEADLINE)
     await publish_many(bridge, run_id, 3)
     await bridge.publish_end(run_id)
     await bridge.publish_thread(thread_id, "values", {"n": 99})
-    await reader.until(lambda items: 99 in numbers(_unprobed(items)))
-    assert numbers(_unprobed(reader.items)) == [99]
+    await reader.until(lambda items: 99 in numbers(items))
+    assert numbers(reader.items) == [99]
 
 
 async def test_thread_reconnect_within_retention_replays_what_it_missed(
@@ -662,39 +660,32 @@ async def test_thread_reconnect_within_retention_replays_what_it_missed(
     await bridge.bind_thread(run_id, thread_id)
     subscription = bridge.subscribe_thread(thread_id, heartbeat_interval=None)
     async with asyncio.timeout(DEADLINE), aclosing(subscription):
-        first = asyncio.ensure_future(anext(subscription))  # the subscription opens the log
-        while await bridge.publish_thread(thread_id, "values", {"n": 0}) is None:
-            await asyncio.sleep(0.01)
-        item = await first
-        assert isinstance(item, StreamEvent) and value(item) == {"n": 0}
-        last_seen = item.id
+        await bridge.publish_thread(thread_id, "values", {"n": 0})
+        item = await anext(subscription)
+    assert isinstance(item, StreamEvent) and value(item) == {"n": 0}
     await publish_many(bridge, run_id, 3, first=1)  # nobody subscribed, the log is retained
-    resumed = bridge.subscribe_thread(thread_id, last_event_id=last_seen, heartbeat_interval=None)
+    resumed = bridge.subscribe_thread(thread_id, last_event_id=item.id, heartbeat_interval=None)
+    got: list[int] = []
     async with asyncio.timeout(DEADLINE), aclosing(resumed):
-        got: list[int] = []
-        async for item in resumed:
-            if isinstance(item, StreamEvent):
-                got.append(value(item)["n"])
+        async for event in resumed:
+            got += numbers([event])
             if len(got) == 3:
                 break
     assert got == [1, 2, 3]
 
 
-async def test_thread_log_goes_after_retention_without_subscribers(
+async def test_thread_log_goes_after_retention_even_if_never_read(
     make_bridge: MakeBridge, thread_id: str
 ) -> None:
     bridge = await make_bridge(thread_retention=0.05)
     subscription = bridge.subscribe_thread(thread_id, heartbeat_interval=None)
-    async with asyncio.timeout(DEADLINE), aclosing(subscription):
-        first = asyncio.ensure_future(anext(subscription))
-        while await bridge.publish_thread(thread_id, "values", {"n": 0}) is None:
-            await asyncio.sleep(0.01)
-        await first
+    assert await bridge.publish_thread(thread_id, "values", {"n": 0}) is not None
 
     async def gone() -> bool:
         return await bridge.publish_thread(thread_id, "values", {"n": 1}) is None
 
     await wait_until(gone, timeout=DEADLINE)
+    await subscription.aclose()
 
 
 async def test_thread_subscription_idles_with_heartbeats_and_close_ends_it(
@@ -708,3 +699,5 @@ async def test_thread_subscription_idles_with_heartbeats_and_close_ends_it(
         with pytest.raises(StreamClosedError):
             await anext(subscription)
     assert await bridge.publish_thread(thread_id, "values", {}) is None
+    with pytest.raises(StreamClosedError):
+        bridge.subscribe_thread(thread_id)

@@ -123,7 +123,7 @@ async def test_create_do_nothing_on_another_users_thread_raises(store: ThreadSto
     ("kwargs", "message"),
     [
         ({"if_exists": "update"}, "raise, do_nothing"),
-        ({"ttl": {"strategy": "keep_latest", "ttl": 5}}, "delete"),
+        ({"ttl": {"strategy": "archive", "ttl": 5}}, "delete, keep_latest"),
         ({"ttl": {"ttl": 5, "expires": 1}}, "strategy, ttl"),
         ({"ttl": {"strategy": "delete"}}, "'ttl' field"),
         ({"ttl": 0}, "positive"),
@@ -143,6 +143,14 @@ async def test_create_rejects_bad_input_before_writing(
         await store.create("t1", **kwargs)
     assert isinstance(caught.value, InvalidThreadInputError)
     assert await store.get("t1") is None
+
+
+async def test_keep_latest_ttl_is_stored_and_copied(store: ThreadStore) -> None:
+    """The keep_latest strategy is kept as given, and the copy of the thread carries it."""
+    row = await store.create("t1", ttl={"ttl": 3, "strategy": "keep_latest"})
+    assert row["ttl"]["strategy"] == "keep_latest"
+    copy = await store.copy("t1", "t2")
+    assert copy is not None and copy["ttl"]["strategy"] == "keep_latest" and copy["ttl"]["ttl"] == 3
 
 
 @pytest.mark.parametrize(

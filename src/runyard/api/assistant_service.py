@@ -15,6 +15,7 @@ from fastapi import Request
 
 from .errors import BadRequest, NotFound, Unprocessable
 from .services import Services
+from .thread_ops import delete_thread
 
 BOTH_CONFIGURABLE_AND_CONTEXT = (
     "Cannot specify both configurable and context. Prefer setting context alone. Context was "
@@ -69,10 +70,10 @@ def synced(
 async def delete_threads_of(request: Request, services: Services, assistant_id: str) -> int:
     """Delete every thread whose metadata names ``assistant_id``, runs and checkpoints included.
 
-    Each goes through ``DELETE /threads/{id}``'s own handler, so it is deleted exactly as a
-    client deleting it would; one that vanished meanwhile is skipped.
+    Each goes through ``thread_ops.delete_thread``, as ``DELETE /threads/{id}`` does, so it is
+    deleted exactly as a client deleting it would; one that vanished meanwhile is skipped.
     """
-    from .routes.threads import delete_thread  # lazily: a service module reaching into a route
+    del request  # kept for callers; the thread operations need only the services
 
     seen: set[str] = set()
     while True:
@@ -82,9 +83,7 @@ async def delete_threads_of(request: Request, services: Services, assistant_id: 
             return len(seen)
         for thread_id in fresh:
             seen.add(thread_id)
-            try:
-                await delete_thread(UUID(thread_id), request)
-            except (NotFound, ValueError):
+            if not await delete_thread(services, thread_id):
                 await services.threads.delete(thread_id)
 
 

@@ -24,7 +24,9 @@ class ClusterUnavailableError(RuntimeError):
     """A service cluster mode needs could not be reached at start; the message names it."""
 
 
-async def open_cluster_transport(stack: AsyncExitStack, redis_url: str) -> tuple[StreamBridge, SignalBus]:
+async def open_cluster_transport(
+    stack: AsyncExitStack, redis_url: str, *, thread_retention: float
+) -> tuple[StreamBridge, SignalBus]:
     """The stream bridge and signal bus on ``redis_url``; closed by ``stack``."""
     # socket_timeout=None: with one, redis-py wraps each command in wait_for, which on Python 3.11
     # can swallow a cancellation (a listener that never stops); each call here has its own deadline.
@@ -38,6 +40,6 @@ async def open_cluster_transport(stack: AsyncExitStack, redis_url: str) -> tuple
         raise ClusterUnavailableError(f"Cannot reach Redis at {redis_url}: {exc}") from exc
     signals = RedisSignalBus(client)
     stack.push_async_callback(signals.close)
-    bridge = RedisStreamBridge(redis_url)
+    bridge = RedisStreamBridge(redis_url, thread_retention=thread_retention)
     stack.push_async_callback(bridge.close)
     return bridge, signals

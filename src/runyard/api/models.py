@@ -180,11 +180,23 @@ class RunCreate(Strict):
 class ThreadTtl(Strict):
     """The SDK's ttl object; a bare number means ``{"strategy": "delete", "ttl": <number>}``."""
 
-    strategy: Literal["delete"] = "delete"
+    strategy: Literal["delete", "keep_latest"] = "delete"
     ttl: float = Field(gt=0, le=MAX_TTL_MINUTES, description="minutes")
 
 
 TtlBody = ThreadTtl | Annotated[float, Field(gt=0, le=MAX_TTL_MINUTES)] | None
+
+
+class SuperstepUpdate(Strict):
+    """One update of a superstep: ``values`` (or a ``command``) written as if ``as_node`` ran."""
+
+    values: Any = None
+    command: CommandBody | None = None
+    as_node: str
+
+
+class Superstep(Strict):
+    updates: list[SuperstepUpdate]
 
 
 class ThreadCreate(Strict):
@@ -192,13 +204,25 @@ class ThreadCreate(Strict):
     metadata: dict[str, Any] | None = None
     if_exists: Literal["raise", "do_nothing"] = "raise"
     ttl: TtlBody = None
-    supersteps: list[dict[str, Any]] | None = None
+    supersteps: list[Superstep] | None = None
     graph_id: str | None = None
 
     @field_validator("thread_id")
     @classmethod
     def _thread_id(cls, value: str | None) -> str | None:
         return _uuid(value, "thread_id")
+
+
+class ThreadPrune(Strict):
+    thread_ids: list[str]
+    strategy: Literal["delete", "keep_latest"] = "delete"
+
+    @field_validator("thread_ids")
+    @classmethod
+    def _ids(cls, value: list[str]) -> list[str]:
+        for thread_id in value:
+            _uuid(thread_id, "thread_ids[]")
+        return [str(UUID(thread_id)) for thread_id in value]
 
 
 class ThreadPatch(Strict):

@@ -80,7 +80,13 @@ async def create_run(
                 raise NotFound(
                     f"Thread {thread_id} not found. Create it first, or pass if_not_exists='create'."
                 )
-            await services.threads.create(thread_id, metadata=owner, user_id=user_id, if_exists="do_nothing")
+            await services.threads.create(
+                thread_id,
+                metadata=owner,
+                user_id=user_id,
+                if_exists="do_nothing",
+                ttl=services.thread_ttl.default_for_new_thread(),
+            )
         else:
             resuming = body.command is not None and body.command.resume is not None
             if (

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import copy
 import logging
+import os
 from collections.abc import AsyncIterator
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, field
@@ -36,6 +37,8 @@ from ..threads.sql import SqlThreadStore
 from .cluster import open_cluster_transport
 from .system_assistants import register_system_assistants
 from .thread_hooks import ThreadHooks
+from .thread_sweeper import ThreadSweeper
+from .thread_ttl import ThreadTtlConfig, thread_ttl_config
 from .webhooks import WebhookHooks, WebhookPolicy, WebhookSender, webhook_policy
 
 logger = logging.getLogger(__name__)
@@ -56,6 +59,7 @@ class Services:
     assistants: AssistantStore = field(default_factory=MemoryAssistantStore)
     queue: ClusterQueue | None = None
     webhook_policy: WebhookPolicy = field(default_factory=WebhookPolicy)
+    thread_ttl: ThreadTtlConfig = field(default_factory=ThreadTtlConfig)
 
     def assistant_config(self, graph_id: str) -> dict[str, Any]:
         """A copy of the config of ``graph_id``'s system assistant (``LANGGRAPH_CONFIG``), or ``{}``."""
@@ -75,11 +79,14 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         threads = SqlThreadStore.from_runner(run_store.runner)
         assistants = SqlAssistantStore.from_runner(run_store.runner)
         await register_system_assistants(assistants, graphs, settings)
+        thread_ttl = thread_ttl_config(graphs.config.checkpointer, os.environ)
         signals: SignalBus | None = None
         if settings.cluster:
-            bridge, signals = await open_cluster_transport(stack, str(settings.redis_url))
+            bridge, signals = await open_cluster_transport(
+                stack, str(settings.redis_url), thread_retention=settings.stream_retention
+            )
         else:
-            bridge = MemoryStreamBridge()
+            bridge = MemoryStreamBridge(thread_retention=settings.stream_retention)
             stack.push_async_callback(bridge.close)
         checkpointer = await stack.enter_async_context(
             open_checkpointer(database_url=settings.database_url, sqlite_path=settings.checkpoint_path)
@@ -133,8 +140,12 @@ async def open_services(settings: Settings, graphs: GraphRegistry) -> AsyncItera
         from .run_service import run_json  # run_service imports this module
 
         executor.hooks = WebhookHooks(executor.hooks, webhooks, run_json)
+        services.thread_ttl = thread_ttl
         # Last in, first out: on exit the drain runs before the checkpointer closes.
         stack.push_async_callback(_drain, services)
+        sweeper = ThreadSweeper(services, thread_ttl)
+        await sweeper.start()
+        stack.push_async_callback(sweeper.stop)  # stops before the drain
         await executor.start()
         if queue is not None:
             # Cluster mode: a dead process's runs come back through lapsed leases, claimed by

@@ -20,14 +20,41 @@ from ..threads.base import ThreadStore
 logger = logging.getLogger(__name__)
 
 
+INTERRUPT_CHANNEL = "__interrupt__"
+
+
 def interrupts_by_id(interrupts: list[Any]) -> dict[str, list[dict[str, Any]]]:
-    """The thread body's ``interrupts``: each pending interrupt keyed by its id."""
+    """Pending interrupts keyed by their own id: the fallback when their tasks are unknown."""
     out: dict[str, list[dict[str, Any]]] = {}
     for item in interrupts:
         data = to_jsonable(item)
         key = str(data.get("id") if isinstance(data, dict) else len(out))
         out.setdefault(key, []).append(data)
     return out
+
+
+def interrupts_by_task(tasks: Any) -> dict[str, list[Any]]:
+    """The thread body's ``interrupts`` from a snapshot's tasks: task id -> its interrupts
+    (langgraph-api's keys)."""
+    return {task.id: to_jsonable(list(task.interrupts)) for task in tasks if task.interrupts}
+
+
+async def saved_interrupts(checkpointer: Any, thread_id: str, interrupts: list[Any]) -> dict[str, list[Any]]:
+    """The thread body's ``interrupts`` after a run: read from the head checkpoint's pending
+    writes (one read, only when the run stopped at interrupts), keyed by task id."""
+    if not interrupts:
+        return {}
+    try:
+        saved = await checkpointer.aget_tuple({"configurable": {"thread_id": thread_id, "checkpoint_ns": ""}})
+    except Exception:
+        logger.warning("Could not read the interrupts of thread %s", thread_id, exc_info=True)
+        saved = None
+    out: dict[str, list[Any]] = {}
+    for task_id, channel, value in (saved.pending_writes if saved is not None else None) or ():
+        if channel == INTERRUPT_CHANNEL:
+            items = value if isinstance(value, list | tuple) else [value]
+            out.setdefault(task_id, []).extend(to_jsonable(list(items)))
+    return out or interrupts_by_id(interrupts)
 
 
 class ThreadHooks:
@@ -61,8 +88,9 @@ class ThreadHooks:
                 await self.threads.set_status(thread_id, status)
                 return
             values = {k: v for k, v in outcome.values.items() if k != "__interrupt__"}
+            interrupts = await saved_interrupts(self.executor.checkpointer, thread_id, outcome.interrupts)
             await self.threads.set_status(
-                thread_id, status, values=to_jsonable(values), interrupts=interrupts_by_id(outcome.interrupts)
+                thread_id, status, values=to_jsonable(values), interrupts=interrupts
             )
         finally:
             self.executor.wake()

@@ -58,25 +58,20 @@ against every implementation):
     ids are issued per log, with invariant 1), and ``publish_end`` of such a run appends
     ``RUN_DONE_EVENT`` with ``run_done_data(run_id)``; ``publish_thread`` appends a thread-level
     event (``state_update``). ``subscribe_thread`` reads the thread log like a run's (invariants 2,
-    3, 4, 5, 8), never ends on its own (only cleanup-by-close, ``StreamClosedError``), and
-    creates the log when there is none. A thread log lives from its first subscription until
-    ``thread_retention`` seconds after its last subscription closed, so a client that
-    reconnects with ``Last-Event-ID`` within that time misses nothing. While no thread log
+    3, 4, 5, 8) except that without ``last_event_id`` it yields only events published after the
+    call (langgraph-api's thread stream replays nothing to a fresh client); it never ends on its
+    own (only ``close``: ``StreamClosedError``). The call itself (not the first ``__anext__``)
+    creates the log when there is none, so a route that subscribes before it answers misses
+    nothing. A thread log lives until ``thread_retention`` seconds after its last subscription
+    closed (or after a subscription that was never read was made), so a client that reconnects
+    with ``Last-Event-ID`` within that time misses nothing. While no thread log
     exists, run and thread events are not kept for it (``publish_thread`` returns None): an
     implementation may keep more, never less. That is what makes the thread stream free on the
     hot path when nobody follows a thread.
 
 Data: an event's ``data`` must be encodable as JSON by orjson (SSE framing and cross-process
 bridges encode it). An in-process bridge may keep a reference instead of a copy, so a publisher
-must not mutate ``data`` after publishing, and readers share it read-only. A cross-process bridge
-yields ``data`` as an ``orjson.Fragment`` of the JSON it stored: SSE framing and ``orjson.dumps``
-embed those bytes as they are (a payload is encoded once, at publish), and a reader that needs
-the value parses it (``orjson.loads(orjson.dumps(data))``).
-
-Failure (cross-process bridges): when the server behind the bridge does not answer, ``publish``
-and ``publish_end`` raise ``StreamUnavailableError``; the event is lost, readers see a
-``StreamGap`` where it was, and the run goes on. Readers get the same error, a
-``StreamClosedError``, when they cannot reach the server for a while: never a hang.
+must not mutate ``data`` after publishing, and readers share it read-only.
 """
 
 from __future__ import annotations
@@ -250,9 +245,12 @@ class StreamBridge(ABC):
         last_event_id: str | None = None,
         heartbeat_interval: float | None = 15.0,
     ) -> AsyncGenerator[StreamItem, None]:
-        """Read the thread's log: retained events after ``last_event_id``, then live ones.
+        """Read the thread's log: retained events after ``last_event_id`` (none without one),
+        then live ones.
 
         Like ``subscribe`` (gaps, heartbeats, cursor rules), except that it never stops by
-        itself; ``StreamClosedError`` after ``close``. Creates the thread log when there is none
-        and keeps it ``thread_retention`` seconds after the last subscription closes.
+        itself. Unlike ``subscribe`` it acts when called: it creates the thread log when there
+        is none, raises ``ValueError`` for a bad ``heartbeat_interval`` and ``StreamClosedError``
+        after ``close`` at once. The log is kept ``thread_retention`` seconds after the last
+        subscription closes.
         """

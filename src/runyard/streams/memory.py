@@ -208,7 +208,9 @@ class MemoryStreamBridge(StreamBridge):
         log = self._logs.get(run_id) or self._open(run_id)
         log.subscribers += 1
         try:
-            async for item in _follow(log, run_id, last_event_id, heartbeat_interval):
+            async for item in _follow(
+                log, run_id, log.resolve(last_event_id), last_event_id, heartbeat_interval
+            ):
                 yield item
         finally:
             log.subscribers -= 1
@@ -222,7 +224,7 @@ class MemoryStreamBridge(StreamBridge):
         log = self._thread_logs.get(thread_id)
         return None if log is None else _append(log, event, data)
 
-    async def subscribe_thread(
+    def subscribe_thread(
         self,
         thread_id: str,
         *,
@@ -233,23 +235,44 @@ class MemoryStreamBridge(StreamBridge):
             raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
         if self._closed:
             raise StreamClosedError(thread_id)
-        pending = self._thread_cleanups.pop(thread_id, None)
-        if pending is not None:
-            pending.cancel()
         log = self._thread_logs.get(thread_id)
         if log is None:
             log = self._thread_logs[thread_id] = _RunLog(self._capacity, self._ms_floor)
+        # The log exists from now on; a subscription never read still lets it go in time.
+        self._schedule_thread_removal(thread_id)
+        position = log.next_seq if last_event_id is None else log.resolve(last_event_id)
+        return self._read_thread(thread_id, log, position, last_event_id, heartbeat_interval)
+
+    async def _read_thread(
+        self,
+        thread_id: str,
+        log: _RunLog,
+        position: int,
+        last_event_id: str | None,
+        heartbeat_interval: float | None,
+    ) -> AsyncGenerator[StreamItem, None]:
+        pending = self._thread_cleanups.pop(thread_id, None)
+        if pending is not None:
+            pending.cancel()
         log.subscribers += 1
         try:
-            async for item in _follow(log, thread_id, last_event_id, heartbeat_interval):
+            async for item in _follow(log, thread_id, position, last_event_id, heartbeat_interval):
                 yield item
         finally:
             log.subscribers -= 1
             if log.subscribers == 0 and not log.closed and self._thread_logs.get(thread_id) is log:
-                loop = asyncio.get_running_loop()
-                self._thread_cleanups[thread_id] = loop.call_later(
-                    self._thread_retention, self._remove_thread, thread_id
-                )
+                self._schedule_thread_removal(thread_id)
+
+    def _schedule_thread_removal(self, thread_id: str) -> None:
+        pending = self._thread_cleanups.pop(thread_id, None)
+        if pending is not None:
+            pending.cancel()
+        log = self._thread_logs.get(thread_id)
+        if log is not None and log.subscribers == 0:
+            loop = asyncio.get_running_loop()
+            self._thread_cleanups[thread_id] = loop.call_later(
+                self._thread_retention, self._remove_thread, thread_id
+            )
 
     async def exists(self, run_id: str) -> bool:
         log = self._logs.get(run_id)
@@ -319,10 +342,10 @@ class MemoryStreamBridge(StreamBridge):
 
 
 async def _follow(
-    log: _RunLog, name: str, last_event_id: str | None, heartbeat_interval: float | None
+    log: _RunLog, name: str, position: int, last_event_id: str | None, heartbeat_interval: float | None
 ) -> AsyncGenerator[StreamItem, None]:
-    """Read ``log`` from ``last_event_id`` until its end marker (a thread log has none)."""
-    position = log.resolve(last_event_id)
+    """Read ``log`` from ``position`` (where ``last_event_id`` put it) until its end marker (a
+    thread log has none)."""
     cursor = last_event_id
     while True:
         if log.closed:

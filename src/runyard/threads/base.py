@@ -7,7 +7,7 @@ status, the config of its latest run, and a snapshot of its latest values and in
 Rows are plain dicts keyed by ``THREAD_FIELDS``, shaped like langgraph-api's ``Thread`` JSON
 plus ``user_id`` and ``ttl``. Timestamps are timezone-aware ISO-8601 strings; ``metadata``,
 ``config`` and ``interrupts`` are JSON objects, ``values`` is a JSON object or None (no state
-written yet). ``ttl`` is None or ``{"strategy": "delete", "ttl": <minutes>, "expires_at": <iso>}``.
+written yet). ``ttl`` is None or ``{"strategy": "delete" | "keep_latest", "ttl": <minutes>, "expires_at": <iso>}``.
 Everything a store keeps must be JSON-serialisable.
 
 ``user_id`` on a call scopes it: a row is visible only when its ``user_id`` equals the caller's,
@@ -71,12 +71,12 @@ THREAD_STATUSES: tuple[str, ...] = ("idle", "busy", "interrupted", "error")
 SORT_FIELDS: tuple[str, ...] = ("thread_id", "status", "created_at", "updated_at", "state_updated_at")
 SORT_ORDERS: tuple[str, ...] = ("asc", "desc")
 IF_EXISTS_MODES: tuple[str, ...] = ("raise", "do_nothing")
-TTL_STRATEGIES: tuple[str, ...] = ("delete",)
+TTL_STRATEGIES: tuple[str, ...] = ("delete", "keep_latest")
 
 ThreadStatus = Literal["idle", "busy", "interrupted", "error"]
 IfExists = Literal["raise", "do_nothing"]
 SortOrder = Literal["asc", "desc"]
-# Minutes, or the SDK's ``{"ttl": minutes, "strategy": "delete"}``.
+# Minutes, or the SDK's ``{"ttl": minutes, "strategy": "delete" | "keep_latest"}``.
 TtlInput = int | float | Mapping[str, Any] | None
 
 
