@@ -229,3 +229,30 @@ def test_cancel_many_by_status_reaches_runs_on_every_process(cluster: Cluster) -
         timeout=15,
         what="every run to be cancelled",
     )
+
+
+def test_the_thread_stream_on_one_process_carries_runs_executed_by_others(cluster: Cluster) -> None:
+    a, b = _client(cluster, 0), _client(cluster, 1)
+    thread_id = a.threads.create()["thread_id"]
+    url = f"{cluster.servers[2].url}/threads/{thread_id}/stream"
+    lines: list[str] = []
+    with (
+        httpx.Client(timeout=30) as http,
+        http.stream("GET", url) as response,
+        concurrent.futures.ThreadPoolExecutor(1) as pool,
+    ):
+        assert response.status_code == 200
+
+        def runs() -> None:
+            a.runs.wait(thread_id, "steps", input={}, config={"configurable": {"delay": 0.05}})
+            b.runs.wait(thread_id, "steps", input={}, config={"configurable": {"delay": 0.05}})
+
+        started = pool.submit(runs)
+        for line in response.iter_lines():
+            lines.append(line)
+            if sum('"run_done"' in seen for seen in lines) == 2:
+                break
+        started.result(timeout=30)
+    updates = [line for line in lines if line.startswith("data:") and '"done"' in line]
+    assert updates, lines
+    assert sum('"run_done"' in line for line in lines) == 2

@@ -205,6 +205,7 @@ class RedisStreamBridge(StreamBridge):
         self._thread_of: dict[str, str] = {}  # run id -> thread id, for runs this process executes
         self._thread_hints: dict[str, _Hint] = {}  # threads this process appended to lately
         self._follows: dict[str, list[str]] = {}  # this process's thread subscriptions -> FOLLOW keys
+        self._opening: dict[str, set[asyncio.Future[str | None]]] = {}  # thread -> holds being taken
         self._renewer: asyncio.Task[None] | None = None
         self._down_until = 0.0  # loop time before which writes fail fast (see _write)
         self._closed = False
@@ -253,6 +254,8 @@ class RedisStreamBridge(StreamBridge):
         thread_id = self._thread_of.get(run_id)
         thread_hint = None
         if thread_id is not None:
+            if thread_id in self._opening:
+                await self._opened(thread_id)
             thread_hint = self._thread_hints.get(thread_id)
             keys += self._thread_keys(thread_id)
             args += [0, 0] if thread_hint is None else [thread_hint.ms, thread_hint.seq]
@@ -281,6 +284,8 @@ class RedisStreamBridge(StreamBridge):
         args: list[Any] = [hint.ms, hint.seq, self._capacity + 1, self._ttl_ms]
         thread_id = self._thread_of.pop(run_id, None)
         if thread_id is not None:
+            if thread_id in self._opening:
+                await self._opened(thread_id)
             thread_hint = self._thread_hints.get(thread_id) or _Hint()
             keys += self._thread_keys(thread_id)
             args += [thread_hint.ms, thread_hint.seq, self._capacity, RUN_DONE_EVENT]
@@ -302,6 +307,8 @@ class RedisStreamBridge(StreamBridge):
     async def publish_thread(self, thread_id: str, event: str, data: Any) -> str | None:
         if self._closed:
             return None
+        if thread_id in self._opening:
+            await self._opened(thread_id)
         payload = encode_data(data)
         hint = self._thread_hints.get(thread_id)
         args: list[Any] = [0, 0] if hint is None else [hint.ms, hint.seq]
@@ -376,10 +383,45 @@ class RedisStreamBridge(StreamBridge):
         last_event_id: str | None = None,
         heartbeat_interval: float | None = 15.0,
     ) -> AsyncGenerator[StreamItem, None]:
+        # The contract wants the call itself to open the log. Redis needs a round trip for that,
+        # so the call starts it at once (a hold for ``thread_retention`` only, until the reader
+        # starts and takes a renewed lease), and this process's publishers to the thread wait
+        # for it; a fresh subscription's cursor is the log's last id at that moment.
+        if heartbeat_interval is not None and not heartbeat_interval > 0:
+            raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
+        if self._closed:
+            raise StreamClosedError(thread_id)
         keys = self._follow_keys(thread_id)
+        opening = asyncio.ensure_future(self._open_thread(keys))
+        pending = self._opening.setdefault(thread_id, set())
+        pending.add(opening)
+        opening.add_done_callback(pending.discard)
         return self._read(
-            f"thread {thread_id}", thread_id, keys[2:], last_event_id, heartbeat_interval, follow=keys
+            f"thread {thread_id}",
+            thread_id,
+            keys[2:],
+            last_event_id,
+            heartbeat_interval,
+            follow=keys,
+            opening=opening,
         )
+
+    async def _open_thread(self, keys: list[str]) -> str | None:
+        """Create (or keep) the thread log for ``thread_retention``; the id of its last entry."""
+        async with asyncio.timeout(self._op_timeout):
+            await self._follow_script(
+                keys=keys, args=[uuid.uuid4().hex, 1, self._thread_retention_ms], client=self._read_client
+            )
+            tail: Any = await self._read_client.xrevrange(keys[2], "+", "-", count=2)
+        return _latest_event_id(tail)
+
+    async def _opened(self, thread_id: str) -> None:
+        """Wait for this process's subscriptions to ``thread_id`` to have opened its log."""
+        pending = self._opening.get(thread_id)
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)
+        elif pending is not None:
+            del self._opening[thread_id]
 
     async def _read(
         self,
@@ -389,14 +431,23 @@ class RedisStreamBridge(StreamBridge):
         last_event_id: str | None,
         heartbeat_interval: float | None,
         follow: list[str] | None = None,
+        opening: asyncio.Future[str | None] | None = None,
     ) -> AsyncGenerator[StreamItem, None]:
-        """A subscription to one log; ``follow`` (a thread's keys) holds the thread while it reads."""
+        """A subscription to one log; ``follow`` (a thread's keys) holds the thread while it reads,
+        ``opening`` (a thread subscription's first hold) gives a fresh one its starting point."""
         if heartbeat_interval is not None and not heartbeat_interval > 0:
             raise ValueError(f"heartbeat_interval must be positive or None, not {heartbeat_interval}")
         if self._closed:
             raise StreamClosedError(name)
         member = uuid.uuid4().hex
         reader = _Reader(self, name, keys, last_event_id)
+        if opening is not None:
+            try:
+                latest = await opening
+            except Exception:  # Redis unreachable: the loop below retries the hold
+                latest = None
+            if last_event_id is None and latest is not None:
+                reader.requested = reader.cursor = latest  # only what comes after the call
         loop = asyncio.get_running_loop()
         idle_since = last_check = loop.time()
         down_since: float | None = None
