@@ -659,3 +659,16 @@ def test_sync_client_threads_calls(server: ServerProcess) -> None:
     copy_id = client.threads.copy(tid)["thread_id"]
     assert client.threads.get_state(copy_id)["values"] == client.threads.get_state(tid)["values"]
     assert client.threads.prune([tid, copy_id]) == {"pruned_count": 2}
+
+
+async def test_history_filters_by_metadata_keys_with_punctuation(client: Any) -> None:
+    """A filter key SQLite cannot splice into a JSON path (dots, dashes) is applied anyway, by
+    runyard: the history answers with what matches, never a 500 (found by the fuzz)."""
+    thread = await client.threads.create()
+    await client.runs.wait(thread["thread_id"], "chat", input=_hi(), metadata={"tag.v-1": "x"})
+    everything = await client.threads.get_history(thread["thread_id"], limit=100)
+    tagged = [s["checkpoint"] for s in everything if s["metadata"].get("tag.v-1") == "x"]
+    assert tagged, "run metadata reaches the checkpoints"
+    found = await client.threads.get_history(thread["thread_id"], metadata={"tag.v-1": "x"}, limit=100)
+    assert [s["checkpoint"] for s in found] == tagged
+    assert await client.threads.get_history(thread["thread_id"], metadata={".odd-key": 1}) == []

@@ -6,6 +6,7 @@ a lock while ``alist`` yields, and a slow client must not block the runs writing
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -161,15 +162,27 @@ async def get_history(
         return []
     config = thread_config(thread_id, checkpoint)
     before_config = thread_config(thread_id, before) if before else None
+    pushed = metadata if not metadata or all(_PLAIN_KEY.match(key) for key in metadata) else None
     async with services.graphs.open(graph_id, config, checkpointer=services.checkpointer) as graph:
         with _bad_input_is_400(thread_id):
             snapshots = [
                 s
                 async for s in graph.aget_state_history(
-                    config, limit=limit, before=before_config, filter=metadata
+                    config,
+                    limit=limit if pushed is metadata else None,
+                    before=before_config,
+                    filter=pushed,
                 )
             ]
+    if pushed is not metadata and metadata:
+        # The SQLite saver splices filter keys into a JSON path ("$.<key>"), which a key with a
+        # dot, quote or other punctuation breaks (a 500): such filters are applied here instead.
+        snapshots = [s for s in snapshots if all((s.metadata or {}).get(k) == v for k, v in metadata.items())]
+        snapshots = snapshots[:limit]
     return [snapshot_json(s) for s in snapshots]
+
+
+_PLAIN_KEY = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 
 
 _PSEUDO_NODES = ("__input__", "__copy__")
