@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from runyard.persistence import engine as engine_module
 from runyard.persistence.engine import (
     create_engine,
     create_sqlite_engine,
@@ -38,13 +39,35 @@ def test_unsupported_urls_are_refused(url: str) -> None:
         normalize_url(url)
 
 
-async def test_postgres_engine_uses_psycopg_with_pre_ping() -> None:
-    """A Postgres URL gives a psycopg 3 engine that checks connections before use."""
+async def test_postgres_engine_uses_psycopg_without_a_ping_per_checkout() -> None:
+    """A Postgres URL gives a psycopg 3 engine; it pings idle connections only (no pre-ping)."""
     engine = create_engine("postgres://u@localhost/db")
     try:
         assert not is_sqlite(engine)
         assert engine.dialect.driver == "psycopg"
-        assert engine.pool._pre_ping
+        assert not engine.pool._pre_ping
+    finally:
+        await engine.dispose()
+
+
+async def test_a_dropped_idle_postgres_connection_is_replaced(
+    postgres_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pooled connection whose session died while idle is pinged, discarded and reopened."""
+    monkeypatch.setattr(engine_module, "PING_AFTER_IDLE_S", 0.0)
+    engine = create_engine(postgres_url)
+    try:
+        async with engine.connect() as conn:
+            pid = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        killer = create_engine(postgres_url)
+        try:
+            async with killer.connect() as conn:
+                await conn.execute(text("SELECT pg_terminate_backend(:pid)"), {"pid": pid})
+        finally:
+            await killer.dispose()
+        async with engine.connect() as conn:
+            other = (await conn.execute(text("SELECT pg_backend_pid()"))).scalar()
+        assert other != pid
     finally:
         await engine.dispose()
 

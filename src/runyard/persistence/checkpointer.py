@@ -1,6 +1,7 @@
 """The LangGraph checkpointer for the chosen world, opened and closed with the server.
 
-SQLite: ``AsyncSqliteSaver`` on its own file in the state directory (a separate file from the
+SQLite: LangGraph's ``SqliteSaver`` with async methods on the event loop (``loop_sqlite_saver``;
+same schema and file as ``AsyncSqliteSaver``, without aiosqlite's thread hand-offs) on its own file in the state directory (a separate file from the
 run store, so the two writer stacks never contend for one SQLite lock; DeerFlow #3353).
 Postgres: ``AsyncPostgresSaver`` on a psycopg pool with the settings its README requires
 (autocommit, no prepared statements, dict rows); the saver alone would hold one connection.
@@ -39,14 +40,13 @@ async def _postgres(database_url: str) -> AsyncIterator[Any]:
 
 @asynccontextmanager
 async def _sqlite(path: Path) -> AsyncIterator[Any]:
-    from langgraph.checkpoint.sqlite.aio import AsyncSqliteSaver
+    from .loop_sqlite_saver import LoopSqliteSaver
 
-    path.parent.mkdir(parents=True, exist_ok=True)
-    async with AsyncSqliteSaver.from_conn_string(str(path)) as saver:
-        for pragma in ("journal_mode=WAL", "synchronous=NORMAL", "busy_timeout=30000"):
-            await saver.conn.execute(f"PRAGMA {pragma}")
-        await saver.setup()
+    saver = await LoopSqliteSaver.open(path)
+    try:
         yield saver
+    finally:
+        await saver.aclose()
 
 
 @asynccontextmanager

@@ -48,6 +48,53 @@ class RemoteRuns(Protocol):
     async def cancelled_elsewhere(self, run_ids: list[str], action: str) -> None: ...
 
 
+class _RunIndex(dict[str, RunRecord]):
+    """The live records by run id, and by thread: per-thread lookups without a scan of all runs.
+
+    A record's thread never changes, so the thread index follows the writes to the dict; within
+    a thread, records keep the dict's insertion order.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._by_thread: dict[str, dict[str, RunRecord]] = {}
+
+    def __setitem__(self, run_id: str, record: RunRecord) -> None:
+        old = self.get(run_id)
+        if old is not None and old.thread_id != record.thread_id:
+            self._unindex(old)
+        super().__setitem__(run_id, record)
+        self._by_thread.setdefault(record.thread_id, {})[run_id] = record
+
+    def __delitem__(self, run_id: str) -> None:
+        record = self[run_id]
+        super().__delitem__(run_id)
+        self._unindex(record)
+
+    def pop(self, run_id: str, default: Any = None) -> Any:
+        record = super().pop(run_id, None)
+        if record is None:
+            return default
+        self._unindex(record)
+        return record
+
+    def clear(self) -> None:
+        super().clear()
+        self._by_thread.clear()
+
+    def on_thread(self, thread_id: str) -> list[RunRecord]:
+        """The thread's records, in insertion order."""
+        records = self._by_thread.get(thread_id)
+        return list(records.values()) if records else []
+
+    def _unindex(self, record: RunRecord) -> None:
+        records = self._by_thread.get(record.thread_id)
+        if records is not None:
+            records.pop(record.run_id, None)
+            if not records:
+                del self._by_thread[record.thread_id]
+
+
 def _default_owner() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
@@ -64,7 +111,7 @@ class RunManager:
         max_finished_records: int = 1000,
         finished_record_ttl: float = 300.0,
     ) -> None:
-        self._runs: dict[str, RunRecord] = {}
+        self._runs = _RunIndex()
         self._store = store
         self._policy = persistence_retry_policy or PersistenceRetryPolicy()
         self.owner = owner or _default_owner()
@@ -214,7 +261,7 @@ class RunManager:
                 del self._thread_locks[thread_id]
 
     def _inflight_on(self, thread_id: str) -> list[RunRecord]:
-        return [r for r in self._runs.values() if r.thread_id == thread_id and r.status.is_active]
+        return [r for r in self._runs.on_thread(thread_id) if r.status.is_active]
 
     # -- creation and admission ------------------------------------------------------------
 
@@ -393,9 +440,7 @@ class RunManager:
 
         Equal timestamps keep insertion order. When the store fails, only live runs are listed.
         """
-        memory_records = [
-            r for r in self._runs.values() if r.thread_id == thread_id and self._visible(r, user_id)
-        ]
+        memory_records = [r for r in self._runs.on_thread(thread_id) if self._visible(r, user_id)]
 
         def newest_first(records: list[RunRecord]) -> list[RunRecord]:
             return sorted(records, key=lambda r: parse_iso(r.created_at), reverse=True)[: max(0, limit)]
@@ -442,8 +487,7 @@ class RunManager:
 
     def live_records(self, thread_id: str | None = None) -> list[RunRecord]:
         """The records this process holds (optionally of one thread), for scheduling and cancels."""
-        records = list(self._runs.values())
-        return records if thread_id is None else [r for r in records if r.thread_id == thread_id]
+        return list(self._runs.values()) if thread_id is None else self._runs.on_thread(thread_id)
 
     # -- transitions -----------------------------------------------------------------------
 
@@ -491,18 +535,14 @@ class RunManager:
             return False
         unwinding = [
             r.task
-            for r in self._runs.values()
-            if r.thread_id == record.thread_id
-            and r is not record
-            and r.status.is_terminal
-            and r.task is not None
-            and not r.task.done()
+            for r in self._runs.on_thread(record.thread_id)
+            if r is not record and r.status.is_terminal and r.task is not None and not r.task.done()
         ]
         if unwinding:
             await asyncio.wait(unwinding)
         store = self._store
         if store is None:
-            mates = [r for r in self._runs.values() if r.thread_id == record.thread_id]
+            mates = self._runs.on_thread(record.thread_id)
             if any(r.status is RunStatus.running for r in mates):
                 return False
             pending = [r for r in mates if r.status is RunStatus.pending]
@@ -527,7 +567,7 @@ class RunManager:
 
     async def next_pending(self, thread_id: str) -> RunRecord | None:
         """The live pending run that ``try_start`` would accept next on ``thread_id``."""
-        local = [r for r in self._runs.values() if r.thread_id == thread_id and r.status is RunStatus.pending]
+        local = [r for r in self._runs.on_thread(thread_id) if r.status is RunStatus.pending]
         store = self._store
         if store is None or not local:
             return local[0] if local else None
