@@ -19,20 +19,10 @@ from typing import Any
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, CheckpointTuple
 
+from .loop_sqlite_saver import SQLITE_KEEP_LATEST
+
 COPY_PAGE = 100
 """Checkpoints read per ``alist`` call while copying."""
-
-_SQLITE_KEEP_LATEST = (
-    # Pending writes of every checkpoint older than its namespace's latest.
-    """DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < (
-        SELECT MAX(c.checkpoint_id) FROM checkpoints AS c
-        WHERE c.thread_id = writes.thread_id AND c.checkpoint_ns = writes.checkpoint_ns)""",
-    """DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id < (
-        SELECT MAX(c.checkpoint_id) FROM checkpoints AS c
-        WHERE c.thread_id = checkpoints.thread_id AND c.checkpoint_ns = checkpoints.checkpoint_ns)""",
-    # The kept ones now have no parent in the table: say so, as the Postgres saver's prune does.
-    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ?",
-)
 
 
 class PruneNotSupportedError(NotImplementedError):
@@ -114,7 +104,7 @@ async def keep_latest_checkpoints(saver: BaseCheckpointSaver[Any], thread_ids: S
     async with lock:
         try:
             for thread_id in ids:
-                for statement in _SQLITE_KEEP_LATEST:
+                for statement in SQLITE_KEEP_LATEST:
                     await conn.execute(statement, (thread_id,))
         except BaseException:
             await conn.rollback()

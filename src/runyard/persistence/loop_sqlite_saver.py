@@ -65,7 +65,41 @@ def _connect(path: Path, busy_timeout_ms: int) -> sqlite3.Connection:
     return conn
 
 
-class LoopSqliteSaver(SqliteSaver):
+SQLITE_KEEP_LATEST = (
+    # Pending writes of every checkpoint older than its namespace's latest.
+    """DELETE FROM writes WHERE thread_id = ? AND checkpoint_id < (
+        SELECT MAX(c.checkpoint_id) FROM checkpoints AS c
+        WHERE c.thread_id = writes.thread_id AND c.checkpoint_ns = writes.checkpoint_ns)""",
+    """DELETE FROM checkpoints WHERE thread_id = ? AND checkpoint_id < (
+        SELECT MAX(c.checkpoint_id) FROM checkpoints AS c
+        WHERE c.thread_id = checkpoints.thread_id AND c.checkpoint_ns = checkpoints.checkpoint_ns)""",
+    # The kept ones now have no parent in the table: say so, as the Postgres saver's prune does.
+    "UPDATE checkpoints SET parent_checkpoint_id = NULL WHERE thread_id = ?",
+)
+
+
+class PrunableSqliteSaver(SqliteSaver):
+    """LangGraph's SQLite saver with the ``prune`` its Postgres sibling has (``keep_latest``)."""
+
+    def prune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        if strategy == "delete":
+            for thread_id in thread_ids:
+                self.delete_thread(thread_id)
+            return
+        if strategy != "keep_latest":
+            raise ValueError(f"Unknown prune strategy {strategy!r}: use keep_latest or delete")
+        with self.lock:
+            try:
+                for thread_id in thread_ids:
+                    for statement in SQLITE_KEEP_LATEST:
+                        self.conn.execute(statement, (str(thread_id),))
+            except BaseException:
+                self.conn.rollback()
+                raise
+            self.conn.commit()
+
+
+class LoopSqliteSaver(PrunableSqliteSaver):
     """``SqliteSaver`` whose async methods run on the loop; a worker only when the file is locked."""
 
     def __init__(
@@ -84,7 +118,7 @@ class LoopSqliteSaver(SqliteSaver):
         self._busy_timeout_ms = busy_timeout_ms
         self._checkpoint_every = checkpoint_every
         self._max_wal_frames = max_wal_frames
-        self._fallback: SqliteSaver | None = None
+        self._fallback: PrunableSqliteSaver | None = None
         # Clear while one of our writes waits for the lock in a worker: the others wait here.
         self._lock_free = asyncio.Event()
         self._lock_free.set()
@@ -188,6 +222,9 @@ class LoopSqliteSaver(SqliteSaver):
     async def adelete_thread(self, thread_id: str) -> None:
         await self._call("delete_thread", True, thread_id)
 
+    async def aprune(self, thread_ids: Sequence[str], *, strategy: str = "keep_latest") -> None:
+        await self._call("prune", True, list(thread_ids), strategy=strategy)
+
     async def aget_delta_channel_history(
         self, *, config: RunnableConfig, channels: Sequence[str]
     ) -> Mapping[str, DeltaChannelHistory]:
@@ -198,9 +235,9 @@ class LoopSqliteSaver(SqliteSaver):
 
     # -- fallback and WAL checkpoints ----------------------------------------------------------
 
-    def _fallback_saver(self) -> SqliteSaver:
+    def _fallback_saver(self) -> PrunableSqliteSaver:
         if self._fallback is None:
-            self._fallback = SqliteSaver(_connect(self._path, self._busy_timeout_ms))
+            self._fallback = PrunableSqliteSaver(_connect(self._path, self._busy_timeout_ms))
             self._fallback.is_setup = True
             self._fallback._has_task_path = self._has_task_path
         return self._fallback
