@@ -27,6 +27,8 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
+from helpers import wait_until
+
 from .server import ServerProcess
 
 T = TypeVar("T")
@@ -39,15 +41,8 @@ def client(server: ServerProcess) -> Any:
 
 async def _until(check: Callable[[], Awaitable[T | None]], what: str, timeout: float = 30) -> T:
     """Await ``check()`` until it returns something truthy; fail at the deadline."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what} not met within {timeout}s")
-        await asyncio.sleep(0.05)  # poll step inside the deadline loop
+    result: Any = await wait_until(check, timeout, interval=0.05, message=f"{what}: not within {timeout}s")
+    return result
 
 
 async def _until_status(

@@ -25,6 +25,8 @@ from langgraph_sdk.errors import (
     UnprocessableEntityError,
 )
 
+from helpers import wait_until
+
 from .server import ServerProcess
 
 SWEEP_MINUTES = 0.01  # 0.6 s between ttl sweeps
@@ -60,15 +62,9 @@ def _hi() -> dict[str, Any]:
 
 
 async def _until(check: Any, what: str, timeout: float = DEADLINE) -> Any:
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while True:
-        value = await check()
-        if value:
-            return value
-        if loop.time() > deadline:
-            raise AssertionError(f"{what}: not within {timeout}s")
-        await asyncio.sleep(0.05)
+    """Await ``check()`` until it returns something truthy; fail at the deadline."""
+    result: Any = await wait_until(check, timeout, interval=0.05, message=f"{what}: not within {timeout}s")
+    return result
 
 
 # -- create, get, update, delete ----------------------------------------------------------------

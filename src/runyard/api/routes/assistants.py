@@ -28,6 +28,7 @@ from ..assistant_models import (
 )
 from ..assistant_service import cancel_runs_of, checked_uuid, delete_threads_of, synced, visible
 from ..errors import NotFound, Unprocessable
+from ..pagination import paginate
 from ..services import Services
 
 logger = logging.getLogger(__name__)
@@ -77,14 +78,7 @@ async def search_assistants(
         sort_by=body.sort_by or "created_at",
         sort_order=body.sort_order or "desc",
     )
-    # langgraph-api's headers: with a next page, Total is next offset + 1 (it does not count).
-    if len(rows) > body.limit:
-        rows = rows[: body.limit]
-        next_offset = body.offset + body.limit
-        response.headers["X-Pagination-Total"] = str(next_offset + 1)
-        response.headers["X-Pagination-Next"] = str(next_offset)
-    else:
-        response.headers["X-Pagination-Total"] = str(body.offset + len(rows))
+    rows = paginate(rows, limit=body.limit, offset=body.offset, response=response)
     if body.select:
         wanted = set(body.select)
         return [{key: value for key, value in row.items() if key in wanted} for row in rows]

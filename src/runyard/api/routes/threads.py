@@ -28,6 +28,7 @@ from ..models import (
     ThreadSearch,
     ThreadTtl,
 )
+from ..pagination import paginate
 from ..services import Services
 from ..state import (
     STATE_UPDATE_EVENT,
@@ -130,13 +131,7 @@ async def search_threads(body: ThreadSearch, request: Request, response: Respons
         )
     except ValueError as exc:
         raise Unprocessable(str(exc)) from exc
-    if len(rows) > body.limit:
-        rows = rows[: body.limit]
-        next_offset = body.offset + body.limit
-        response.headers["X-Pagination-Total"] = str(next_offset + 1)
-        response.headers["X-Pagination-Next"] = str(next_offset)
-    else:
-        response.headers["X-Pagination-Total"] = str(body.offset + len(rows))
+    rows = paginate(rows, limit=body.limit, offset=body.offset, response=response)
     out = []
     for row in rows:
         thread = thread_json(row)
